@@ -1,0 +1,17 @@
+//! hookrelay's database schema as sea-orm migrations. One schema serves
+//! SQLite and PostgreSQL: ids are text (prefixed ULIDs), timestamps are
+//! integer microseconds since the Unix epoch (UTC), and structured fields are
+//! JSON text, so both engines store and compare them the same way.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_tenancy_and_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_tenancy_and_catalog::Migration)]
+    }
+}

@@ -1,0 +1,251 @@
+//! Settings: defaults -> optional TOML file -> `HOOKRELAY_*` environment ->
+//! command-line flags, validated once at start so a bad value fails loudly
+//! before anything listens.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The default embedded database: a file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hookrelay.db";
+
+/// Keys that command-line flags own. Their `HOOKRELAY_*` twins are read by
+/// clap (so `--help` shows them), so the environment layer here skips them to
+/// avoid reading one variable twice with two different parsers.
+const FLAG_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "dev",
+    "config",
+    "log_format",
+    "test_database_url",
+];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the gRPC server listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    pub database_url: String,
+    /// Allow `http` and loopback/private targets: local development and tests only.
+    pub dev: bool,
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info` or `hookrelay=debug,info`.
+    pub log_filter: String,
+    /// Base64 of the 32-byte key that encrypts subscription secrets at rest.
+    /// Replicas sharing a Postgres database must share it.
+    pub secret_key: Option<String>,
+    /// File holding that key. On SQLite it defaults to `<database>.key`,
+    /// created with mode 0600 on first start.
+    pub secret_key_file: Option<PathBuf>,
+    pub quotas: Quotas,
+    /// How long a rotated-out secret keeps signing, unless the request says.
+    pub secret_rotation_overlap_secs: u64,
+    /// How often the health service probes the database.
+    pub health_check_interval_ms: u64,
+    /// Maximum connections in the Postgres pool (SQLite always uses one writer).
+    pub max_db_connections: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    pub subscriptions_per_scope: u64,
+    pub subscriptions_per_tenant: u64,
+    pub max_payload_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            dev: false,
+            log_format: LogFormat::Pretty,
+            log_filter: "info".to_owned(),
+            secret_key: None,
+            secret_key_file: None,
+            quotas: Quotas::default(),
+            secret_rotation_overlap_secs: 24 * 3600,
+            health_check_interval_ms: 5_000,
+            max_db_connections: 10,
+        }
+    }
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            subscriptions_per_scope: 5,
+            subscriptions_per_tenant: 1_000,
+            max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Values given on the command line (or through their env twins via clap).
+/// `None` means "not given": the lower layers decide.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Layers defaults, the optional file, the environment and the flags.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile {
+                    path: path.to_owned(),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("HOOKRELAY_").split("__").ignore(FLAG_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|err| ConfigError::Load(Box::new(err)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| ConfigError::Invalid {
+            field,
+            reason: reason.to_owned(),
+        };
+        let url = self.database_url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log_filter) {
+            return Err(ConfigError::Invalid {
+                field: "log_filter",
+                reason: err.to_string(),
+            });
+        }
+        if let Some(key) = &self.secret_key {
+            crate::secret_key::decode_key(key).map_err(|reason| ConfigError::Invalid {
+                field: "secret_key",
+                reason,
+            })?;
+        }
+        let quotas = &self.quotas;
+        if quotas.subscriptions_per_scope == 0 || quotas.subscriptions_per_tenant == 0 {
+            return Err(invalid("quotas", "subscription quotas must be at least 1"));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&quotas.max_payload_bytes) {
+            return Err(invalid(
+                "quotas.max_payload_bytes",
+                "must be between 1024 and 16777216 (16 MiB)",
+            ));
+        }
+        if self.secret_rotation_overlap_secs > 7 * 24 * 3600 {
+            return Err(invalid(
+                "secret_rotation_overlap_secs",
+                "must be at most 604800 (7 days)",
+            ));
+        }
+        if !(100..=60_000).contains(&self.health_check_interval_ms) {
+            return Err(invalid(
+                "health_check_interval_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.max_db_connections == 0 {
+            return Err(invalid("max_db_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookrelay.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:6000\"\ndev = true\n[quotas]\nsubscriptions_per_scope = 9\n",
+        )
+        .unwrap();
+        let settings = Settings::load(
+            Some(&path),
+            Overrides {
+                listen: Some("127.0.0.1:7000".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.listen.port(), 7000);
+        assert!(settings.dev);
+        assert_eq!(settings.quotas.subscriptions_per_scope, 9);
+        assert_eq!(settings.quotas.subscriptions_per_tenant, 1_000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+
+        std::fs::write(&path, "database_url = \"mysql://x\"\n").unwrap();
+        let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("database_url"), "{err}");
+
+        let missing = dir.path().join("nope.toml");
+        let err = Settings::load(Some(&missing), Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile { .. }));
+    }
+}

@@ -1,0 +1,34 @@
+//! Pure domain layer: validated value types and the algorithms (signing, retry timing,
+//! encryption) that the rest of hookrelay builds on. No I/O lives here.
+
+pub mod api_token;
+pub mod capability;
+pub mod cipher;
+pub mod endpoint_url;
+pub mod event_type_name;
+pub mod event_type_pattern;
+pub mod headers;
+pub mod ids;
+pub mod names;
+pub mod pagination;
+pub mod retry;
+pub mod secret;
+pub mod signature_profile;
+pub mod signing;
+
+pub use api_token::{generate_token, hash_token, looks_like_token};
+pub use capability::{Capabilities, Capability, CapabilityError};
+pub use cipher::{CipherError, SecretCipher};
+pub use endpoint_url::{EndpointUrl, EndpointUrlError, is_forbidden_ip};
+pub use event_type_name::{EventTypeName, EventTypeNameError};
+pub use event_type_pattern::{EventTypePattern, EventTypePatternError};
+pub use headers::{CustomHeaders, HeaderError, HeaderViolation, RESERVED_HEADERS};
+pub use ids::{IdKind, is_valid_id, new_id};
+pub use names::{Description, ResourceName, Scope, TextError};
+pub use pagination::{
+    PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
+};
+pub use retry::{Backoff, RetryPolicy, RetryPolicyError};
+pub use secret::{WebhookSecret, WebhookSecretError};
+pub use signature_profile::{SignatureProfile, SignatureProfileError};
+pub use signing::{HexAlgorithm, hex_signature, standard_signature};

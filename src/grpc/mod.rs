@@ -1,0 +1,75 @@
+//! The gRPC doorway: each RPC authenticates, converts the request to domain
+//! values (collecting field violations), calls a use case and converts back.
+//! No SQL and no business rules live here.
+
+mod api_keys;
+pub mod convert;
+mod event_types;
+mod status;
+mod subscriptions;
+
+pub use api_keys::ApiKeyApi;
+pub use event_types::EventTypeApi;
+pub use subscriptions::SubscriptionApi;
+
+use crate::domain::SecretCipher;
+use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Request;
+
+/// What every handler shares. Cheap to clone: the pool and cipher are shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub cipher: Arc<SecretCipher>,
+    /// `--dev`: http and private/loopback targets are allowed.
+    pub dev: bool,
+    pub quotas: Quotas,
+    pub rotation_overlap: Duration,
+}
+
+impl AppState {
+    /// Resolves the request's bearer token to its caller.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
+        let header =
+            request
+                .metadata()
+                .get("authorization")
+                .ok_or(ServiceError::Unauthenticated(
+                    "missing `authorization` metadata: send `authorization: Bearer hr_...`",
+                ))?;
+        let token =
+            header
+                .to_str()
+                .ok()
+                .and_then(bearer_token)
+                .ok_or(ServiceError::Unauthenticated(
+                    "malformed `authorization` metadata: expected `Bearer hr_...`",
+                ))?;
+        tenants::authenticate(&self.db, token).await
+    }
+}
+
+/// The token of an `authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110), the token is not.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens_are_extracted() {
+        assert_eq!(bearer_token("Bearer hr_abc"), Some("hr_abc"));
+        assert_eq!(bearer_token("bearer  hr_abc "), Some("hr_abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("hr_abc"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! hookrelay: a gRPC-native webhook service.
+//!
+//! # Layout
+//!
+//! - [`config`] — settings, layered defaults → file → `HOOKRELAY_*` env → flags.
+//! - [`telemetry`] — the tracing subscriber (pretty or JSON).
+//! - [`startup`] — [`startup::Application`]: database, migrations, gRPC
+//!   server, health and reflection, one shutdown token.
+//! - [`domain`] — pure rules: ids, names, URL policy, patterns, retry
+//!   schedule, secrets, signing. No I/O.
+//! - [`store`] — sea-orm entities and connection set-up for SQLite and Postgres.
+//! - [`service`] — use cases over any sea-orm connection; knows nothing of gRPC.
+//! - [`grpc`] — tonic handlers: authenticate, convert, call a use case,
+//!   convert back. The only place errors become `tonic::Status`.
+//! - [`proto`] — the generated `hookrelay.v1` API, clients included.
+//! - [`secret_key`] — the key that encrypts subscription secrets at rest.
+
+pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod proto;
+pub mod secret_key;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,180 @@
+//! Builds the application from settings (database, migrations, secret key,
+//! listener) and runs the gRPC server with health and reflection until one
+//! `CancellationToken` says stop.
+
+use crate::config::Settings;
+use crate::grpc::{ApiKeyApi, AppState, EventTypeApi, SubscriptionApi};
+use crate::proto::{
+    api_key_service_server::ApiKeyServiceServer, event_type_service_server::EventTypeServiceServer,
+    subscription_service_server::SubscriptionServiceServer,
+};
+use crate::secret_key::{SecretKeyError, load_cipher};
+use crate::service::subscriptions::Quotas;
+use crate::store;
+use sea_orm::{DatabaseConnection, DbErr};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// The fully-qualified names the health service reports on, besides "".
+const SERVICE_NAMES: &[&str] = &[
+    "hookrelay.v1.SubscriptionService",
+    "hookrelay.v1.EventTypeService",
+    "hookrelay.v1.ApiKeyService",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(DbErr),
+    #[error("cannot apply migrations: {0}")]
+    Migration(DbErr),
+    #[error(transparent)]
+    SecretKey(#[from] SecretKeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    health_interval: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let db = open_database(settings).await?;
+        let cipher = load_cipher(settings)?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let state = AppState {
+            db,
+            cipher: Arc::new(cipher),
+            dev: settings.dev,
+            quotas: Quotas {
+                per_scope: settings.quotas.subscriptions_per_scope,
+                per_tenant: settings.quotas.subscriptions_per_tenant,
+            },
+            rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
+        };
+        Ok(Self {
+            listener,
+            state,
+            health_interval: Duration::from_millis(settings.health_check_interval_ms),
+        })
+    }
+
+    /// The bound address: with port 0 in the settings, the port the OS chose.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health_task = tokio::spawn(watch_database(
+            self.state.db.clone(),
+            reporter,
+            self.health_interval,
+            shutdown.clone(),
+        ));
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("the embedded descriptor set is valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("the embedded descriptor set is valid");
+
+        tracing::info!(addr = %self.local_addr(), "hookrelay is serving gRPC");
+        let result = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(SubscriptionServiceServer::new(SubscriptionApi::new(
+                self.state.clone(),
+            )))
+            .add_service(EventTypeServiceServer::new(EventTypeApi::new(
+                self.state.clone(),
+            )))
+            .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(self.state.clone())))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(self.listener),
+                shutdown.clone().cancelled_owned(),
+            )
+            .await;
+        shutdown.cancel();
+        let _ = health_task.await;
+        self.state.db.close().await.ok();
+        tracing::info!("hookrelay stopped");
+        Ok(result?)
+    }
+}
+
+/// Connects and migrates; shared by `serve` and the bootstrap commands.
+pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
+    let db = store::connect(&settings.database_url, settings.max_db_connections)
+        .await
+        .map_err(StartupError::Database)?;
+    store::migrate(&db).await.map_err(StartupError::Migration)?;
+    Ok(db)
+}
+
+/// Probes the database and reports NOT_SERVING while it is unreachable, so
+/// load balancers and orchestrators stop routing to a replica that cannot work.
+async fn watch_database(
+    db: DatabaseConnection,
+    reporter: HealthReporter,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        let status =
+            match tokio::time::timeout(interval.max(Duration::from_secs(1)), db.ping()).await {
+                Ok(Ok(())) => ServingStatus::Serving,
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "database health probe failed");
+                    ServingStatus::NotServing
+                }
+                Err(_) => {
+                    tracing::warn!("database health probe timed out");
+                    ServingStatus::NotServing
+                }
+            };
+        if last != Some(status) {
+            for name in std::iter::once(&"").chain(SERVICE_NAMES) {
+                reporter.set_service_status(*name, status).await;
+            }
+            last = Some(status);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+    for name in std::iter::once(&"").chain(SERVICE_NAMES) {
+        reporter
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
+    }
+}

@@ -1,0 +1,67 @@
+//! Persistence: sea-orm entities (one file per table), the connection set-up
+//! for SQLite and Postgres, and the time representation both share.
+
+pub mod api_key;
+pub mod codec;
+pub mod event_type;
+pub mod subscription;
+pub mod tenant;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use std::time::Duration;
+
+/// Timestamps are stored as integer microseconds since the Unix epoch (UTC):
+/// identical on both engines, cheap to index and compare.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub fn micros_to_time(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// Opens the pool. SQLite gets one connection: one process owns the file and
+/// funnelling every write through a single connection is what keeps
+/// SQLITE_BUSY away; WAL plus `synchronous=FULL` makes a commit durable.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(normalise_sqlite_url(url));
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    if url.starts_with("sqlite:") {
+        options
+            .max_connections(1)
+            .min_connections(1)
+            // An in-memory database disappears with its last connection.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .map_sqlx_sqlite_opts(|opts| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    } else {
+        options.max_connections(max_connections).min_connections(1);
+    }
+    Database::connect(options).await
+}
+
+/// Lets `sqlite://hookrelay.db` create the file on first start, as a newcomer
+/// expects, unless the URL already chose a mode.
+fn normalise_sqlite_url(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// Applies all pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use migration::MigratorTrait;
+    migration::Migrator::up(db, None).await
+}
