@@ -94,16 +94,12 @@ impl Application {
             self.health_interval,
             shutdown.clone(),
         ));
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1 = reflection()
             .build_v1()
-            .expect("the embedded descriptor set is valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .expect("the embedded descriptor sets are valid");
+        let reflection_v1alpha = reflection()
             .build_v1alpha()
-            .expect("the embedded descriptor set is valid");
+            .expect("the embedded descriptor sets are valid");
 
         tracing::info!(addr = %self.local_addr(), "hookrelay is serving gRPC");
         let result = tonic::transport::Server::builder()
@@ -128,6 +124,16 @@ impl Application {
         tracing::info!("hookrelay stopped");
         Ok(result?)
     }
+}
+
+/// Reflection knows our API, health, and reflection itself, so `grpcurl
+/// list` shows every service the server answers.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }
 
 /// Connects and migrates; shared by `serve` and the bootstrap commands.

@@ -1,0 +1,149 @@
+//! Health and reflection: what orchestrators and grpcurl rely on, with no token.
+
+mod common;
+
+use common::{Backend, spawn_app, wait_until};
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+async fn health_status(app: &common::TestApp, service: &str) -> Option<ServingStatus> {
+    let mut client = HealthClient::new(app.channel());
+    let response = client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .ok()?;
+    ServingStatus::try_from(response.into_inner().status).ok()
+}
+
+async fn health_reports_serving_overall_and_per_service(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for service in [
+        "",
+        "hookrelay.v1.SubscriptionService",
+        "hookrelay.v1.EventTypeService",
+        "hookrelay.v1.ApiKeyService",
+    ] {
+        let serving = wait_until(Duration::from_secs(5), || async {
+            health_status(&app, service).await == Some(ServingStatus::Serving)
+        })
+        .await;
+        assert!(serving, "{service:?} never reported SERVING");
+    }
+    let mut client = HealthClient::new(app.channel());
+    let unknown = client
+        .check(HealthCheckRequest {
+            service: "no.such.Service".to_owned(),
+        })
+        .await;
+    assert_eq!(unknown.unwrap_err().code(), tonic::Code::NotFound);
+}
+
+async fn reflection_lists_every_service(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut client = ServerReflectionClient::new(app.channel());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let response = responses.next().await.expect("one response").expect("ok");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection response: {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "hookrelay.v1.SubscriptionService",
+        "hookrelay.v1.EventTypeService",
+        "hookrelay.v1.EventService",
+        "hookrelay.v1.DeliveryService",
+        "hookrelay.v1.ApiKeyService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
+on_both_databases!(
+    health_reports_serving_overall_and_per_service,
+    reflection_lists_every_service,
+);
+
+/// The database going away turns health NOT_SERVING and RPCs UNAVAILABLE;
+/// its return turns health SERVING again. Postgres only: an embedded SQLite
+/// file cannot become unreachable while its process holds it open.
+#[tokio::test]
+async fn health_follows_the_database_on_postgres() {
+    let Some(admin_url) = common::postgres_url() else {
+        eprintln!("skipped: {} is not set", common::TEST_DATABASE_ENV);
+        return;
+    };
+    use hookrelay::proto::ListSubscriptionsRequest;
+    use sea_orm::ConnectionTrait;
+
+    let app = spawn_app(Backend::Postgres).await;
+    let name = app
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    let serving = wait_until(Duration::from_secs(5), || async {
+        health_status(&app, "").await == Some(ServingStatus::Serving)
+    })
+    .await;
+    assert!(serving);
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await
+        .unwrap();
+    let down = wait_until(Duration::from_secs(15), || async {
+        health_status(&app, "hookrelay.v1.SubscriptionService").await
+            == Some(ServingStatus::NotServing)
+    })
+    .await;
+    assert!(down, "health never reported NOT_SERVING");
+    let result = app
+        .subscriptions()
+        .list_subscriptions(app.req(ListSubscriptionsRequest::default()))
+        .await;
+    assert_eq!(result.unwrap_err().code(), tonic::Code::Unavailable);
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let up = wait_until(Duration::from_secs(15), || async {
+        health_status(&app, "").await == Some(ServingStatus::Serving)
+    })
+    .await;
+    assert!(up, "health never returned to SERVING");
+}
