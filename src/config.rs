@@ -46,6 +46,8 @@ pub struct Settings {
     pub secret_rotation_overlap_secs: u64,
     /// How often the health service probes the database.
     pub health_check_interval_ms: u64,
+    /// How long shutdown waits for open connections before closing them.
+    pub shutdown_grace_ms: u64,
     /// Maximum connections in the Postgres pool (SQLite always uses one writer).
     pub max_db_connections: u32,
 }
@@ -80,6 +82,7 @@ impl Default for Settings {
             quotas: Quotas::default(),
             secret_rotation_overlap_secs: 24 * 3600,
             health_check_interval_ms: 5_000,
+            shutdown_grace_ms: 10_000,
             max_db_connections: 10,
         }
     }
@@ -187,6 +190,12 @@ impl Settings {
             return Err(invalid(
                 "health_check_interval_ms",
                 "must be between 100 and 60000",
+            ));
+        }
+        if self.shutdown_grace_ms > 300_000 {
+            return Err(invalid(
+                "shutdown_grace_ms",
+                "must be at most 300000 (5 minutes)",
             ));
         }
         if self.max_db_connections == 0 {

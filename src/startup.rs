@@ -49,6 +49,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     health_interval: Duration,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -76,6 +77,7 @@ impl Application {
             listener,
             state,
             health_interval: Duration::from_millis(settings.health_check_interval_ms),
+            shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
         })
     }
 
@@ -102,7 +104,7 @@ impl Application {
             .expect("the embedded descriptor sets are valid");
 
         tracing::info!(addr = %self.local_addr(), "hookrelay is serving gRPC");
-        let result = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -116,8 +118,20 @@ impl Application {
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),
                 shutdown.clone().cancelled_owned(),
-            )
-            .await;
+            );
+        // Graceful shutdown waits for open connections, and clients may hold
+        // idle ones forever: after the grace period, stop waiting.
+        let grace = self.shutdown_grace;
+        let result = tokio::select! {
+            result = server => result,
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
+                Ok(())
+            }
+        };
         shutdown.cancel();
         let _ = health_task.await;
         self.state.db.close().await.ok();
