@@ -50,7 +50,11 @@ struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArgs,
     /// Development mode: allow http:// and loopback/private endpoint URLs.
-    #[arg(long, env = "HOOKRELAY_DEV")]
+    #[arg(
+        long,
+        env = "HOOKRELAY_DEV",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     dev: bool,
     /// Log format [default: pretty].
     #[arg(long, env = "HOOKRELAY_LOG_FORMAT", value_enum)]

@@ -294,6 +294,14 @@ fn invalid_configuration_fails_at_start_with_the_reason() {
     assert!(!flag.status.success());
     assert!(stderr(&flag).contains("--listen"), "{}", stderr(&flag));
 
+    let dev = Command::new(BIN)
+        .args(["serve"])
+        .env("HOOKRELAY_DEV", "maybe")
+        .output()
+        .unwrap();
+    assert!(!dev.status.success());
+    assert!(stderr(&dev).contains("--dev"), "{}", stderr(&dev));
+
     let database = Command::new(BIN)
         .args(["migrate", "--database-url", "mysql://localhost/x"])
         .output()
