@@ -42,6 +42,7 @@ pub struct Settings {
     /// created with mode 0600 on first start.
     pub secret_key_file: Option<PathBuf>,
     pub quotas: Quotas,
+    pub dispatch: Dispatch,
     /// How long a rotated-out secret keeps signing, unless the request says.
     pub secret_rotation_overlap_secs: u64,
     /// How often the health service probes the database.
@@ -58,6 +59,38 @@ pub struct Quotas {
     pub subscriptions_per_scope: u64,
     pub subscriptions_per_tenant: u64,
     pub max_payload_bytes: u64,
+}
+
+/// The delivery engine's bounds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dispatch {
+    /// Most deliveries claimed per statement.
+    pub batch_size: u64,
+    /// Requests in flight, all subscriptions together.
+    pub max_in_flight: usize,
+    /// Requests in flight to one subscription.
+    pub max_in_flight_per_subscription: usize,
+    /// How long a claimed delivery is held; must outlast the longest
+    /// endpoint timeout (120 s) or a slow request may be sent twice.
+    pub lease_ms: u64,
+    /// Fallback poll for work this process was not woken for.
+    pub poll_interval_ms: u64,
+    /// Disable a subscription whose deliveries fail this long without a success.
+    pub disable_after_secs: u64,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            max_in_flight: 256,
+            max_in_flight_per_subscription: 32,
+            lease_ms: 150_000,
+            poll_interval_ms: 1_000,
+            disable_after_secs: 5 * 24 * 3600,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -80,6 +113,7 @@ impl Default for Settings {
             secret_key: None,
             secret_key_file: None,
             quotas: Quotas::default(),
+            dispatch: Dispatch::default(),
             secret_rotation_overlap_secs: 24 * 3600,
             health_check_interval_ms: 5_000,
             shutdown_grace_ms: 10_000,
@@ -191,6 +225,28 @@ impl Settings {
                 "health_check_interval_ms",
                 "must be between 100 and 60000",
             ));
+        }
+        let dispatch = &self.dispatch;
+        if !(1..=10_000).contains(&dispatch.batch_size) {
+            return Err(invalid(
+                "dispatch.batch_size",
+                "must be between 1 and 10000",
+            ));
+        }
+        if dispatch.max_in_flight == 0 || dispatch.max_in_flight_per_subscription == 0 {
+            return Err(invalid("dispatch", "in-flight bounds must be at least 1"));
+        }
+        if dispatch.lease_ms < 1_000 {
+            return Err(invalid("dispatch.lease_ms", "must be at least 1000"));
+        }
+        if !(10..=60_000).contains(&dispatch.poll_interval_ms) {
+            return Err(invalid(
+                "dispatch.poll_interval_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        if dispatch.disable_after_secs == 0 {
+            return Err(invalid("dispatch.disable_after_secs", "must be at least 1"));
         }
         if self.shutdown_grace_ms > 300_000 {
             return Err(invalid(

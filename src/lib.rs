@@ -10,12 +10,15 @@
 //!   schedule, secrets, signing. No I/O.
 //! - [`store`] — sea-orm entities and connection set-up for SQLite and Postgres.
 //! - [`service`] — use cases over any sea-orm connection; knows nothing of gRPC.
+//! - [`dispatch`] — the delivery engine: claims due deliveries under a
+//!   lease, signs and sends them, records attempts, schedules retries.
 //! - [`grpc`] — tonic handlers: authenticate, convert, call a use case,
 //!   convert back. The only place errors become `tonic::Status`.
 //! - [`proto`] — the generated `hookrelay.v1` API, clients included.
 //! - [`secret_key`] — the key that encrypts subscription secrets at rest.
 
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod grpc;
 pub mod proto;

@@ -3,9 +3,11 @@
 //! `CancellationToken` says stop.
 
 use crate::config::Settings;
-use crate::grpc::{ApiKeyApi, AppState, EventTypeApi, SubscriptionApi};
+use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient};
+use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
 use crate::proto::{
-    api_key_service_server::ApiKeyServiceServer, event_type_service_server::EventTypeServiceServer,
+    api_key_service_server::ApiKeyServiceServer, delivery_service_server::DeliveryServiceServer,
+    event_service_server::EventServiceServer, event_type_service_server::EventTypeServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
@@ -26,6 +28,8 @@ const SERVICE_NAMES: &[&str] = &[
     "hookrelay.v1.SubscriptionService",
     "hookrelay.v1.EventTypeService",
     "hookrelay.v1.ApiKeyService",
+    "hookrelay.v1.EventService",
+    "hookrelay.v1.DeliveryService",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,8 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -50,6 +56,7 @@ pub struct Application {
     state: AppState,
     health_interval: Duration,
     shutdown_grace: Duration,
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl Application {
@@ -63,21 +70,33 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
+        let cipher = Arc::new(cipher);
+        let dispatch_wake = Arc::new(tokio::sync::Notify::new());
+        let dispatcher = Dispatcher::new(
+            db.clone(),
+            Arc::clone(&cipher),
+            WebhookClient::new(settings.dev)?,
+            Arc::clone(&dispatch_wake),
+            dispatch_settings(settings),
+        );
         let state = AppState {
             db,
-            cipher: Arc::new(cipher),
+            cipher,
             dev: settings.dev,
             quotas: Quotas {
                 per_scope: settings.quotas.subscriptions_per_scope,
                 per_tenant: settings.quotas.subscriptions_per_tenant,
             },
             rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
+            max_payload_bytes: settings.quotas.max_payload_bytes,
+            dispatch_wake,
         };
         Ok(Self {
             listener,
             state,
             health_interval: Duration::from_millis(settings.health_check_interval_ms),
             shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
+            dispatcher,
         })
     }
 
@@ -96,6 +115,7 @@ impl Application {
             self.health_interval,
             shutdown.clone(),
         ));
+        let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run(shutdown.clone()));
         let reflection_v1 = reflection()
             .build_v1()
             .expect("the embedded descriptor sets are valid");
@@ -115,6 +135,10 @@ impl Application {
                 self.state.clone(),
             )))
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(self.state.clone())))
+            .add_service(EventServiceServer::new(EventApi::new(self.state.clone())))
+            .add_service(DeliveryServiceServer::new(DeliveryApi::new(
+                self.state.clone(),
+            )))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),
                 shutdown.clone().cancelled_owned(),
@@ -133,10 +157,25 @@ impl Application {
             }
         };
         shutdown.cancel();
+        // The dispatcher finishes or releases what it holds before the pool closes.
+        let _ = dispatcher.await;
         let _ = health_task.await;
         self.state.db.close().await.ok();
         tracing::info!("hookrelay stopped");
         Ok(result?)
+    }
+}
+
+fn dispatch_settings(settings: &Settings) -> DispatchSettings {
+    let dispatch = &settings.dispatch;
+    DispatchSettings {
+        batch_size: dispatch.batch_size,
+        max_in_flight: dispatch.max_in_flight,
+        max_in_flight_per_subscription: dispatch.max_in_flight_per_subscription,
+        lease: Duration::from_millis(dispatch.lease_ms),
+        poll_interval: Duration::from_millis(dispatch.poll_interval_ms),
+        disable_after: Duration::from_secs(dispatch.disable_after_secs),
+        shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
     }
 }
 

@@ -6,12 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_tenancy_and_catalog;
+mod m20261127_000002_events_and_deliveries;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_tenancy_and_catalog::Migration)]
+        vec![
+            Box::new(m20261127_000001_tenancy_and_catalog::Migration),
+            Box::new(m20261127_000002_events_and_deliveries::Migration),
+        ]
     }
 }

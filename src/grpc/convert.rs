@@ -2,9 +2,14 @@
 //! Struct) and keyset pagination with opaque page tokens.
 
 use crate::domain::{clamp_page_size, decode_page_token, encode_page_token};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, Violations};
 use prost_types::value::Kind;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+pub const MAX_METADATA_ENTRIES: usize = 32;
+const MAX_METADATA_KEY_CHARS: usize = 128;
+const MAX_METADATA_VALUE_CHARS: usize = 1024;
 
 pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -46,12 +51,23 @@ fn value_to_json(value: prost_types::Value) -> serde_json::Value {
     match value.kind {
         None | Some(Kind::NullValue(_)) => J::Null,
         Some(Kind::BoolValue(b)) => J::Bool(b),
-        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(n).map_or(J::Null, J::Number),
+        Some(Kind::NumberValue(n)) => number_to_json(n),
         Some(Kind::StringValue(s)) => J::String(s),
         Some(Kind::ListValue(list)) => {
             J::Array(list.values.into_iter().map(value_to_json).collect())
         }
         Some(Kind::StructValue(object)) => struct_to_json(object),
+    }
+}
+
+/// Struct numbers are doubles; whole ones within the exactly representable
+/// range go out as integers, so `{"amount": 42}` is delivered as `42`, not `42.0`.
+fn number_to_json(n: f64) -> serde_json::Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }
 
@@ -111,16 +127,52 @@ impl Page {
     /// Trims the look-ahead item and returns the token for the next page
     /// (empty on the last page).
     pub fn finish<T>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> &str) -> String {
+        self.finish_by(items, |item| key(item).to_owned())
+    }
+
+    /// [`Page::finish`] for sort keys that are computed rather than stored.
+    pub fn finish_by<T>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> String) -> String {
         if items.len() as u64 > self.size {
             items.truncate(self.size as usize);
             items
                 .last()
-                .map(|last| encode_page_token(key(last)))
+                .map(|last| encode_page_token(&key(last)))
                 .unwrap_or_default()
         } else {
             String::new()
         }
     }
+}
+
+/// Checks a string map of caller metadata (subscriptions and events share
+/// the limits) and records what is wrong under `field`.
+pub fn metadata(
+    field: &str,
+    raw: &BTreeMap<String, String>,
+    violations: &mut Violations,
+) -> Option<BTreeMap<String, String>> {
+    let mut ok = true;
+    if raw.len() > MAX_METADATA_ENTRIES {
+        violations.add(field, format!("at most {MAX_METADATA_ENTRIES} entries"));
+        ok = false;
+    }
+    for (key, value) in raw {
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
+            violations.add(
+                format!("{field}[{key:?}]"),
+                format!("keys must be 1 to {MAX_METADATA_KEY_CHARS} characters"),
+            );
+            ok = false;
+        }
+        if value.chars().count() > MAX_METADATA_VALUE_CHARS {
+            violations.add(
+                format!("{field}[{key:?}]"),
+                format!("values must be at most {MAX_METADATA_VALUE_CHARS} characters"),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| raw.clone())
 }
 
 /// The update mask's paths, or an error naming the field when it is empty.
@@ -141,7 +193,7 @@ mod tests {
 
     #[test]
     fn json_round_trips_through_struct() {
-        let json = serde_json::json!({"a": 1.5, "b": [true, null, "x"], "c": {"d": "é"}});
+        let json = serde_json::json!({"a": 1.5, "n": 42, "b": [true, null, "x"], "c": {"d": "é"}});
         let back = struct_to_json(json_to_struct(&json).unwrap());
         assert_eq!(back, json);
         assert!(json_to_struct(&serde_json::json!([1])).is_none());

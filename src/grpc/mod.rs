@@ -4,12 +4,16 @@
 
 mod api_keys;
 pub mod convert;
+mod deliveries;
 mod event_types;
+mod events;
 mod status;
 mod subscriptions;
 
 pub use api_keys::ApiKeyApi;
+pub use deliveries::DeliveryApi;
 pub use event_types::EventTypeApi;
+pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::domain::SecretCipher;
@@ -17,6 +21,7 @@ use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tonic::Request;
 
 /// What every handler shares. Cheap to clone: the pool and cipher are shared.
@@ -28,9 +33,17 @@ pub struct AppState {
     pub dev: bool,
     pub quotas: Quotas,
     pub rotation_overlap: Duration,
+    /// Largest accepted event payload, in bytes.
+    pub max_payload_bytes: u64,
+    /// Wakes the dispatcher as soon as a publish commits.
+    pub dispatch_wake: Arc<Notify>,
 }
 
 impl AppState {
+    pub fn wake_dispatcher(&self) {
+        self.dispatch_wake.notify_one();
+    }
+
     /// Resolves the request's bearer token to its caller.
     pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
         let header =

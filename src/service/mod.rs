@@ -3,8 +3,10 @@
 //! runs on a pool, a transaction, SQLite or Postgres; it knows nothing of gRPC.
 
 mod caller;
+pub mod deliveries;
 mod error;
 pub mod event_types;
+pub mod events;
 pub mod subscriptions;
 pub mod tenants;
 

@@ -3,7 +3,11 @@
 
 pub mod api_key;
 pub mod codec;
+pub mod delivery;
+pub mod delivery_attempt;
+pub mod event;
 pub mod event_type;
+pub mod queue;
 pub mod subscription;
 pub mod tenant;
 

@@ -31,6 +31,8 @@ pub struct Model {
     pub secret_ciphertext: String,
     pub previous_secret_ciphertext: Option<String>,
     pub previous_secret_expire_time: Option<i64>,
+    /// Start of the current run of failed attempts; `None` while healthy.
+    pub failing_since: Option<i64>,
     pub create_time: i64,
     pub update_time: i64,
 }

@@ -1,0 +1,484 @@
+//! The delivery engine. It claims due deliveries in batches under a lease,
+//! sends each as a signed POST with the shared client, records the attempt
+//! and schedules what comes next. No transaction or row lock is ever held
+//! across a network call: a claim is one statement, a result is one short
+//! transaction. A process that dies mid-send loses nothing: its leases expire
+//! and the deliveries are claimed again (at-least-once).
+
+mod http;
+mod request;
+
+pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
+
+use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
+use crate::service::deliveries::{self, AttemptRecord, NextStep};
+use crate::service::events::publish_operational;
+use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
+use crate::store::queue::{self, Claimed};
+use crate::store::{event, micros_to_time, now_micros, subscription};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The operational event published when a subscription is disabled.
+pub const SUBSCRIPTION_DISABLED: &str = "hookrelay.subscription.disabled";
+
+#[derive(Clone, Debug)]
+pub struct DispatchSettings {
+    /// Most deliveries claimed by one statement.
+    pub batch_size: u64,
+    /// Global bound on requests in flight.
+    pub max_in_flight: usize,
+    /// Bound on one subscription's requests in flight.
+    pub max_in_flight_per_subscription: usize,
+    /// How long a claim is held; a crashed holder's work returns after this.
+    pub lease: Duration,
+    /// Fallback poll when no wake-up arrives (other replicas, retries due).
+    pub poll_interval: Duration,
+    /// A subscription failing without a success for this long is disabled.
+    pub disable_after: Duration,
+    /// How long shutdown waits for requests in flight before releasing them.
+    pub shutdown_grace: Duration,
+}
+
+/// A subscription prepared once per batch: parsed settings and the secrets
+/// that sign right now.
+struct Target {
+    tenant_id: String,
+    spec: SubscriptionSpec,
+    secrets: Vec<WebhookSecret>,
+}
+
+pub struct Dispatcher {
+    db: DatabaseConnection,
+    cipher: Arc<SecretCipher>,
+    client: WebhookClient,
+    wake: Arc<Notify>,
+    settings: DispatchSettings,
+    permits: Arc<Semaphore>,
+    /// Requests in flight per subscription, for the per-subscription bound.
+    in_flight: Mutex<HashMap<String, usize>>,
+    /// Deliveries this process holds, released if shutdown cuts them short.
+    held: Mutex<HashSet<String>>,
+    limiters: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: DatabaseConnection,
+        cipher: Arc<SecretCipher>,
+        client: WebhookClient,
+        wake: Arc<Notify>,
+        settings: DispatchSettings,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            cipher,
+            client,
+            wake,
+            permits: Arc::new(Semaphore::new(settings.max_in_flight)),
+            settings,
+            in_flight: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashSet::new()),
+            limiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs until `shutdown`; then stops claiming, lets requests in flight
+    /// finish for the grace period and releases whatever is left.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        let mut last_reclaim: Option<Instant> = None;
+        let reclaim_every = (self.settings.lease / 4).max(Duration::from_millis(200));
+        while !shutdown.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            if last_reclaim.is_none_or(|at| at.elapsed() >= reclaim_every) {
+                if let Err(err) = queue::release_expired_leases(&self.db, now_micros()).await {
+                    tracing::warn!(error = %err, "releasing expired leases failed");
+                }
+                last_reclaim = Some(Instant::now());
+            }
+            let free = self.permits.available_permits() as u64;
+            if free == 0 {
+                tokio::select! {
+                    permit = self.permits.acquire() => drop(permit),
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let limit = free.min(self.settings.batch_size);
+            let now = now_micros();
+            let lease_until = now + self.settings.lease.as_micros() as i64;
+            let claimed = match queue::claim_due(&self.db, now, lease_until, limit).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming deliveries failed; retrying shortly");
+                    tokio::select! {
+                        () = tokio::time::sleep(self.settings.poll_interval) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            };
+            let full = claimed.len() as u64 == limit;
+            if !claimed.is_empty() {
+                self.start(claimed, &mut tasks).await;
+            }
+            if full {
+                continue;
+            }
+            let idle = self.idle_time().await;
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        self.drain(tasks).await;
+    }
+
+    /// Sleeps until the next retry falls due, never longer than the poll.
+    async fn idle_time(&self) -> Duration {
+        match queue::next_due_time(&self.db).await {
+            Ok(Some(due)) => {
+                let wait = (due - now_micros()).max(0) as u64;
+                Duration::from_micros(wait).min(self.settings.poll_interval)
+            }
+            _ => self.settings.poll_interval,
+        }
+    }
+
+    async fn drain(&self, mut tasks: JoinSet<()>) {
+        let finished = tokio::time::timeout(self.settings.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tasks.abort_all();
+        }
+        let held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
+        if !held.is_empty() {
+            tracing::info!(
+                count = held.len(),
+                "releasing deliveries cut short by shutdown"
+            );
+            if let Err(err) = queue::release(&self.db, &held, now_micros()).await {
+                tracing::warn!(error = %err, "releasing deliveries failed; their leases will expire");
+            }
+        }
+    }
+
+    /// Loads what the batch needs in two queries and starts one task per
+    /// delivery that may go now.
+    async fn start(self: &Arc<Self>, claimed: Vec<Claimed>, tasks: &mut JoinSet<()>) {
+        let now = now_micros();
+        let targets = match self.load_targets(&claimed, now).await {
+            Ok(targets) => targets,
+            Err(err) => {
+                tracing::warn!(error = %err, "loading subscriptions failed; releasing the batch");
+                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+                let _ = queue::release(&self.db, &ids, now).await;
+                return;
+            }
+        };
+        let events = match self.load_events(&claimed).await {
+            Ok(events) => events,
+            Err(err) => {
+                tracing::warn!(error = %err, "loading events failed; releasing the batch");
+                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+                let _ = queue::release(&self.db, &ids, now).await;
+                return;
+            }
+        };
+        let mut later = Vec::new();
+        for delivery in claimed {
+            let (Some(target), Some(event)) = (
+                targets.get(&delivery.subscription_id),
+                events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone())),
+            ) else {
+                // Deleted or disabled subscription: nothing will be sent.
+                let _ = deliveries::cancel(&self.db, &delivery.id).await;
+                continue;
+            };
+            if !self.admit(&delivery.subscription_id, target.spec.rate_limit) {
+                later.push(delivery.id);
+                continue;
+            }
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.finish(&delivery);
+                later.push(delivery.id);
+                continue;
+            };
+            self.held
+                .lock()
+                .expect("held lock")
+                .insert(delivery.id.clone());
+            let this = Arc::clone(self);
+            let target = Arc::clone(target);
+            let event = Arc::clone(event);
+            tasks.spawn(async move {
+                this.deliver(&delivery, &target, &event).await;
+                this.finish(&delivery);
+                drop(permit);
+            });
+        }
+        if !later.is_empty() {
+            // Over a bound: hand them back, due a moment from now.
+            let _ = queue::release(&self.db, &later, now + 20_000).await;
+        }
+    }
+
+    /// Applies the per-subscription in-flight bound and rate limit; counts
+    /// the delivery as in flight when it may go.
+    fn admit(&self, subscription_id: &str, rate_limit: u32) -> bool {
+        if let Some(per_second) = NonZeroU32::new(rate_limit) {
+            let limiter = {
+                let mut limiters = self.limiters.lock().expect("limiter lock");
+                let entry = limiters
+                    .entry(subscription_id.to_owned())
+                    .or_insert_with(|| {
+                        (
+                            0,
+                            Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+                        )
+                    });
+                if entry.0 != rate_limit {
+                    *entry = (
+                        rate_limit,
+                        Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+                    );
+                }
+                Arc::clone(&entry.1)
+            };
+            if limiter.check().is_err() {
+                return false;
+            }
+        }
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        let count = in_flight.entry(subscription_id.to_owned()).or_default();
+        if *count >= self.settings.max_in_flight_per_subscription {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn finish(&self, delivery: &Claimed) {
+        self.held.lock().expect("held lock").remove(&delivery.id);
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        if let Some(count) = in_flight.get_mut(&delivery.subscription_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                in_flight.remove(&delivery.subscription_id);
+            }
+        }
+    }
+
+    async fn load_targets(
+        &self,
+        claimed: &[Claimed],
+        now: i64,
+    ) -> Result<HashMap<String, Arc<Target>>, crate::service::ServiceError> {
+        let ids: HashSet<&str> = claimed.iter().map(|c| c.subscription_id.as_str()).collect();
+        let rows = subscription::Entity::find()
+            .filter(subscription::Column::Id.is_in(ids))
+            .filter(subscription::Column::Enabled.eq(true))
+            .all(&self.db)
+            .await?;
+        let mut targets = HashMap::new();
+        for row in rows {
+            let secrets = signing_secrets(&self.cipher, &row, now)?;
+            let tenant_id = row.tenant_id.clone();
+            let id = row.id.clone();
+            let spec = to_subscription(row)?.spec;
+            targets.insert(
+                id,
+                Arc::new(Target {
+                    tenant_id,
+                    spec,
+                    secrets,
+                }),
+            );
+        }
+        Ok(targets)
+    }
+
+    async fn load_events(
+        &self,
+        claimed: &[Claimed],
+    ) -> Result<HashMap<(String, String), Arc<event::Model>>, crate::service::ServiceError> {
+        let ids: HashSet<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
+        let rows = event::Entity::find()
+            .filter(event::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ((row.tenant_id.clone(), row.id.clone()), Arc::new(row)))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, subscription_id = %delivery.subscription_id))]
+    async fn deliver(&self, delivery: &Claimed, target: &Target, event: &event::Model) {
+        let attempt_number = delivery.attempts + 1;
+        let metadata = serde_json::from_str(&event.metadata).unwrap_or_default();
+        let body = Envelope {
+            id: &event.id,
+            event_type: &event.event_type,
+            timestamp: micros_to_time(event.create_time),
+            scope: event.scope.as_deref(),
+            data: &event.payload,
+            metadata: &metadata,
+        }
+        .to_bytes();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signed = request::build(&target.spec, &target.secrets, &event.id, timestamp, &body);
+        let outcome = self
+            .client
+            .post(&target.spec.url, signed.headers, body, target.spec.timeout)
+            .await;
+        let now = now_micros();
+        let next = decide(
+            &target.spec.retry_policy,
+            attempt_number as u32,
+            &outcome,
+            now,
+        );
+        tracing::debug!(status = ?outcome.status, error = ?outcome.error, ?next, "attempt finished");
+        let record = AttemptRecord {
+            delivery_id: delivery.id.clone(),
+            tenant_id: delivery.tenant_id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
+            attempt_number,
+            request_headers: signed.recorded_headers,
+            status_code: outcome.status,
+            response_body: outcome.body,
+            error: outcome.error,
+            duration: outcome.duration,
+            time: now,
+        };
+        match deliveries::record_attempt(&self.db, record, next.clone()).await {
+            Ok(failing_since) => {
+                if let NextStep::DisableSubscription(reason) = &next {
+                    self.announce_disabled(target, &delivery.subscription_id, reason)
+                        .await;
+                } else if let Some(since) = failing_since
+                    && now - since > self.settings.disable_after.as_micros() as i64
+                {
+                    let reason = format!(
+                        "deliveries failed continuously for more than {}s",
+                        self.settings.disable_after.as_secs()
+                    );
+                    if deliveries::disable_subscription(
+                        &self.db,
+                        &delivery.subscription_id,
+                        &reason,
+                        now,
+                    )
+                    .await
+                    .is_ok()
+                    {
+                        self.announce_disabled(target, &delivery.subscription_id, &reason)
+                            .await;
+                    }
+                }
+            }
+            Err(err) => {
+                // The lease runs out and the delivery is tried again: at-least-once.
+                tracing::warn!(error = %err, "recording the attempt failed");
+            }
+        }
+    }
+
+    async fn announce_disabled(&self, target: &Target, subscription_id: &str, reason: &str) {
+        tracing::warn!(subscription_id, reason, "subscription disabled");
+        let payload = serde_json::json!({
+            "subscription_id": subscription_id,
+            "name": target.spec.name.as_str(),
+            "url": target.spec.url.as_str(),
+            "reason": reason,
+        });
+        match publish_operational(&self.db, &target.tenant_id, SUBSCRIPTION_DISABLED, &payload)
+            .await
+        {
+            Ok(fanout) if fanout > 0 => self.wake.notify_one(),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "publishing {SUBSCRIPTION_DISABLED} failed"),
+        }
+    }
+}
+
+/// What follows an attempt: 2xx succeeds; 410 Gone disables the
+/// subscription; anything else retries on the policy (at least as late as
+/// `Retry-After` asks, within the policy's cap) until it is exhausted.
+pub fn decide(policy: &RetryPolicy, attempt: u32, outcome: &HttpOutcome, now: i64) -> NextStep {
+    match outcome.status {
+        Some(status) if (200..300).contains(&status) => NextStep::Succeeded,
+        Some(410) => NextStep::DisableSubscription("the endpoint answered 410 Gone".to_owned()),
+        _ if policy.is_exhausted(attempt) => NextStep::DeadLetter,
+        _ => {
+            let mut delay = policy.delay_before_attempt(attempt, rand::random::<f64>());
+            if let Some(asked) = outcome.retry_after {
+                delay = delay.max(asked.min(policy.max_delay));
+            }
+            NextStep::RetryAt(now + delay.as_micros() as i64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Backoff;
+
+    fn outcome(status: Option<u16>, retry_after: Option<u64>) -> HttpOutcome {
+        HttpOutcome {
+            status,
+            body: String::new(),
+            error: None,
+            retry_after: retry_after.map(Duration::from_secs),
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn outcomes_map_to_next_steps() {
+        let policy = RetryPolicy::new(
+            3,
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+            Backoff::Fixed,
+        )
+        .unwrap();
+        assert_eq!(
+            decide(&policy, 1, &outcome(Some(204), None), 0),
+            NextStep::Succeeded
+        );
+        assert!(matches!(
+            decide(&policy, 1, &outcome(Some(410), None), 0),
+            NextStep::DisableSubscription(_)
+        ));
+        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(500), None), 0) else {
+            panic!("500 should retry");
+        };
+        assert!((1_600_000..=2_400_000).contains(&at), "{at}");
+        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(429), Some(30)), 0) else {
+            panic!("429 should retry");
+        };
+        assert_eq!(at, 30_000_000, "Retry-After wins over a shorter backoff");
+        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(503), Some(3600)), 0) else {
+            panic!("503 should retry");
+        };
+        assert_eq!(at, 60_000_000, "Retry-After is capped by max_delay");
+        assert_eq!(
+            decide(&policy, 3, &outcome(None, None), 0),
+            NextStep::DeadLetter
+        );
+    }
+}

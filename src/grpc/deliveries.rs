@@ -1,0 +1,191 @@
+//! DeliveryService: what was sent where, every attempt, and putting failed
+//! work back in the queue.
+
+use super::AppState;
+use super::convert::{Page, duration_to_pb, timestamp};
+use crate::proto::{self as pb, delivery_service_server::DeliveryService};
+use crate::service::ServiceError;
+use crate::service::deliveries::{self, DeliveryFilter};
+use crate::store::delivery::{self, Status};
+use crate::store::delivery_attempt;
+use std::time::Duration;
+use tonic::{Request, Response, Status as GrpcStatus};
+
+pub struct DeliveryApi {
+    state: AppState,
+}
+
+impl DeliveryApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[tonic::async_trait]
+impl DeliveryService for DeliveryApi {
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let page = Page::parse(request.page_size, &request.page_token)?;
+        let filter = DeliveryFilter {
+            subscription_id: non_empty(request.subscription_id),
+            event_id: non_empty(request.event_id),
+            status: status_filter(request.status)?,
+        };
+        let mut found = deliveries::list(
+            &self.state.db,
+            &caller,
+            filter,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next_page_token = page.finish(&mut found, |d| d.id.as_str());
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: found.into_iter().map(delivery_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_delivery(
+        &self,
+        request: Request<pb::GetDeliveryRequest>,
+    ) -> Result<Response<pb::GetDeliveryResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let found = deliveries::get(&self.state.db, &caller, &request.get_ref().id).await?;
+        Ok(Response::new(pb::GetDeliveryResponse {
+            delivery: Some(delivery_to_pb(found)),
+        }))
+    }
+
+    async fn list_delivery_attempts(
+        &self,
+        request: Request<pb::ListDeliveryAttemptsRequest>,
+    ) -> Result<Response<pb::ListDeliveryAttemptsResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let page = Page::parse(request.page_size, &request.page_token)?;
+        let mut found = deliveries::list_attempts(
+            &self.state.db,
+            &caller,
+            &request.delivery_id,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next_page_token = page.finish(&mut found, |a| a.id.as_str());
+        Ok(Response::new(pb::ListDeliveryAttemptsResponse {
+            attempts: found.into_iter().map(attempt_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn retry_delivery(
+        &self,
+        request: Request<pb::RetryDeliveryRequest>,
+    ) -> Result<Response<pb::RetryDeliveryResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let retried = deliveries::retry(&self.state.db, &caller, &request.get_ref().id).await?;
+        self.state.wake_dispatcher();
+        Ok(Response::new(pb::RetryDeliveryResponse {
+            delivery: Some(delivery_to_pb(retried)),
+        }))
+    }
+
+    async fn replay_events(
+        &self,
+        request: Request<pb::ReplayEventsRequest>,
+    ) -> Result<Response<pb::ReplayEventsResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let count = deliveries::replay(
+            &self.state.db,
+            &caller,
+            &request.subscription_id,
+            request.start_time.map(micros),
+            request.end_time.map(micros),
+            request.only_failed,
+        )
+        .await?;
+        if count > 0 {
+            self.state.wake_dispatcher();
+        }
+        Ok(Response::new(pb::ReplayEventsResponse {
+            delivery_count: count,
+        }))
+    }
+}
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn micros(ts: prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos) / 1_000)
+}
+
+fn status_filter(raw: i32) -> Result<Option<Status>, ServiceError> {
+    Ok(match pb::DeliveryStatus::try_from(raw) {
+        Ok(pb::DeliveryStatus::Unspecified) => None,
+        Ok(pb::DeliveryStatus::Pending) => Some(Status::Pending),
+        Ok(pb::DeliveryStatus::InFlight) => Some(Status::InFlight),
+        Ok(pb::DeliveryStatus::Succeeded) => Some(Status::Succeeded),
+        Ok(pb::DeliveryStatus::Failed) => Some(Status::Failed),
+        Ok(pb::DeliveryStatus::Cancelled) => Some(Status::Cancelled),
+        Err(_) => {
+            return Err(ServiceError::invalid(
+                "status",
+                format!("unknown status {raw}"),
+            ));
+        }
+    })
+}
+
+pub fn status_to_pb(status: i16) -> pb::DeliveryStatus {
+    match Status::from_i16(status) {
+        Some(Status::Pending) => pb::DeliveryStatus::Pending,
+        Some(Status::InFlight) => pb::DeliveryStatus::InFlight,
+        Some(Status::Succeeded) => pb::DeliveryStatus::Succeeded,
+        Some(Status::Failed) => pb::DeliveryStatus::Failed,
+        Some(Status::Cancelled) => pb::DeliveryStatus::Cancelled,
+        None => pb::DeliveryStatus::Unspecified,
+    }
+}
+
+pub fn delivery_to_pb(row: delivery::Model) -> pb::Delivery {
+    let pending = Status::from_i16(row.status) == Some(Status::Pending);
+    pb::Delivery {
+        status: status_to_pb(row.status) as i32,
+        id: row.id,
+        event_id: row.event_id,
+        subscription_id: row.subscription_id,
+        event_type: row.event_type,
+        attempts: row.attempts.max(0) as u32,
+        next_attempt_time: pending.then(|| timestamp(row.next_attempt_time)),
+        last_status_code: row.last_status_code.unwrap_or_default().max(0) as u32,
+        last_error: row.last_error.unwrap_or_default(),
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+    }
+}
+
+pub fn attempt_to_pb(row: delivery_attempt::Model) -> pb::DeliveryAttempt {
+    pb::DeliveryAttempt {
+        id: row.id,
+        delivery_id: row.delivery_id,
+        attempt_number: row.attempt_number.max(0) as u32,
+        request_headers: serde_json::from_str(&row.request_headers).unwrap_or_default(),
+        response_status_code: row.response_status_code.unwrap_or_default().max(0) as u32,
+        response_body: row.response_body,
+        error: row.error.unwrap_or_default(),
+        duration: Some(duration_to_pb(Duration::from_micros(
+            row.duration_micros.max(0) as u64,
+        ))),
+        create_time: Some(timestamp(row.create_time)),
+    }
+}

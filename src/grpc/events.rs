@@ -1,0 +1,239 @@
+//! EventService: publishing (single and batch) and reading events.
+
+use super::AppState;
+use super::convert::{Page, metadata, struct_to_json, timestamp};
+use crate::domain::{EventId, EventTypeName, Scope};
+use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
+use crate::service::events::{self, Event, EventFilter, NewEvent, Published, event_page_key};
+use crate::service::{ServiceError, Violations};
+use tonic::{Request, Response, Status};
+
+pub struct EventApi {
+    state: AppState,
+}
+
+impl EventApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    async fn publish(
+        &self,
+        caller: &crate::service::Caller,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Published>, ServiceError> {
+        let published = events::publish(&self.state.db, caller, events).await?;
+        if published
+            .iter()
+            .any(|p| !p.duplicate && p.subscription_count > 0)
+        {
+            self.state.wake_dispatcher();
+        }
+        Ok(published)
+    }
+}
+
+#[tonic::async_trait]
+impl EventService for EventApi {
+    async fn publish_event(
+        &self,
+        request: Request<pb::PublishEventRequest>,
+    ) -> Result<Response<pb::PublishEventResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let input = request
+            .into_inner()
+            .event
+            .ok_or_else(|| ServiceError::invalid("event", "is required"))?;
+        let new = new_event("event", input, self.state.max_payload_bytes)?;
+        let published = self.publish(&caller, vec![new]).await?;
+        let Some(result) = published.into_iter().next() else {
+            return Err(ServiceError::Internal("publish returned no result".to_owned()).into());
+        };
+        Ok(Response::new(pb::PublishEventResponse {
+            event: Some(to_pb(result.event)),
+            subscription_count: result.subscription_count,
+            duplicate: result.duplicate,
+        }))
+    }
+
+    async fn batch_publish_events(
+        &self,
+        request: Request<pb::BatchPublishEventsRequest>,
+    ) -> Result<Response<pb::BatchPublishEventsResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let inputs = request.into_inner().events;
+        if inputs.len() > events::MAX_BATCH {
+            return Err(ServiceError::invalid(
+                "events",
+                format!(
+                    "at most {} events per call (got {})",
+                    events::MAX_BATCH,
+                    inputs.len()
+                ),
+            )
+            .into());
+        }
+        let mut violations = Violations::new();
+        let mut new_events = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.into_iter().enumerate() {
+            match new_event(
+                &format!("events[{index}]"),
+                input,
+                self.state.max_payload_bytes,
+            ) {
+                Ok(new) => new_events.push(new),
+                Err(ServiceError::InvalidArgument(found)) => {
+                    for violation in found {
+                        violations.add(violation.field, violation.description);
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        violations.into_result()?;
+        let published = self.publish(&caller, new_events).await?;
+        Ok(Response::new(pb::BatchPublishEventsResponse {
+            results: published
+                .into_iter()
+                .map(|p| pb::PublishedEvent {
+                    event: Some(to_pb(p.event)),
+                    subscription_count: p.subscription_count,
+                    duplicate: p.duplicate,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_event(
+        &self,
+        request: Request<pb::GetEventRequest>,
+    ) -> Result<Response<pb::GetEventResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let event = events::get(&self.state.db, &caller, &request.get_ref().id).await?;
+        Ok(Response::new(pb::GetEventResponse {
+            event: Some(to_pb(event)),
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let page = Page::parse(request.page_size, &request.page_token)?;
+        let filter = EventFilter {
+            event_type: (!request.r#type.is_empty()).then_some(request.r#type),
+            scope: if request.scope.is_empty() {
+                None
+            } else {
+                Some(Scope::parse(&request.scope).map_err(|e| ServiceError::invalid("scope", e))?)
+            },
+            start_time: request.start_time.map(micros),
+            end_time: request.end_time.map(micros),
+        };
+        let mut found = events::list(
+            &self.state.db,
+            &caller,
+            filter,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next_page_token = page.finish_by(&mut found, event_page_key);
+        Ok(Response::new(pb::ListEventsResponse {
+            events: found.into_iter().map(to_pb).collect(),
+            next_page_token,
+        }))
+    }
+}
+
+fn micros(ts: prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos) / 1_000)
+}
+
+/// Validates one event of a publish request; `field` is its path
+/// (`event` or `events[3]`).
+fn new_event(field: &str, input: pb::Event, max_payload: u64) -> Result<NewEvent, ServiceError> {
+    let mut v = Violations::new();
+    let id = if input.id.is_empty() {
+        Some(None)
+    } else {
+        v.check(&format!("{field}.id"), EventId::parse(&input.id))
+            .map(Some)
+    };
+    let event_type = v.check(
+        &format!("{field}.type"),
+        EventTypeName::parse(&input.r#type),
+    );
+    let scope = if input.scope.is_empty() {
+        Some(None)
+    } else {
+        v.check(&format!("{field}.scope"), Scope::parse(&input.scope))
+            .map(Some)
+    };
+    let payload = match input.payload {
+        None => {
+            v.add(
+                format!("{field}.data"),
+                "is required: give `data` (a JSON object) or `data_json` (JSON object text)",
+            );
+            None
+        }
+        Some(Payload::Data(data)) => Some(struct_to_json(data).to_string()),
+        Some(Payload::DataJson(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(value) if value.is_object() => Some(text),
+            Ok(_) => {
+                v.add(
+                    format!("{field}.data_json"),
+                    "must be a JSON object ({...})",
+                );
+                None
+            }
+            Err(err) => {
+                v.add(
+                    format!("{field}.data_json"),
+                    format!("is not valid JSON: {err}"),
+                );
+                None
+            }
+        },
+    };
+    let metadata = metadata(&format!("{field}.metadata"), &input.metadata, &mut v);
+    v.into_result()?;
+    let (Some(id), Some(event_type), Some(scope), Some(payload), Some(metadata)) =
+        (id, event_type, scope, payload, metadata)
+    else {
+        return Err(ServiceError::Internal(
+            "a field failed without a violation".to_owned(),
+        ));
+    };
+    if payload.len() as u64 > max_payload {
+        return Err(ServiceError::QuotaExceeded(format!(
+            "{field}: the payload is {} bytes; the limit is {max_payload}",
+            payload.len()
+        )));
+    }
+    Ok(NewEvent {
+        id,
+        event_type,
+        scope,
+        payload,
+        metadata,
+    })
+}
+
+/// Events come back with `data_json`: the exact text that was published and
+/// is delivered, which a Struct (doubles only) could not always reproduce.
+fn to_pb(event: Event) -> pb::Event {
+    pb::Event {
+        id: event.id,
+        r#type: event.event_type,
+        scope: event.scope.unwrap_or_default(),
+        payload: Some(Payload::DataJson(event.payload)),
+        metadata: event.metadata,
+        create_time: Some(timestamp(event.create_time)),
+    }
+}

@@ -1,0 +1,407 @@
+//! Deliveries: recording what each attempt did and what happens next
+//! (success, retry, dead letter, disabling a broken endpoint), and the
+//! DeliveryService reads and re-queues.
+
+use super::{Caller, ServiceError};
+use crate::domain::{Capability, IdKind, new_id};
+use crate::store::delivery::Status;
+use crate::store::{delivery, delivery_attempt, event, now_micros, subscription};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession, TransactionTrait,
+};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One finished HTTP attempt, ready to store.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub tenant_id: String,
+    pub subscription_id: String,
+    pub attempt_number: i32,
+    pub request_headers: BTreeMap<String, String>,
+    pub status_code: Option<u16>,
+    pub response_body: String,
+    pub error: Option<String>,
+    pub duration: Duration,
+    pub time: i64,
+}
+
+/// What the dispatcher decided after an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    Succeeded,
+    /// Try again at this time (µs since the epoch).
+    RetryAt(i64),
+    /// Retries exhausted: keep it as failed, retryable by hand.
+    DeadLetter,
+    /// The endpoint is gone (410) or was disabled: fail and disable the
+    /// subscription with this reason.
+    DisableSubscription(String),
+}
+
+/// Stores an attempt and moves its delivery on, in one transaction. Returns
+/// the subscription's failing-since time after this attempt (None = healthy).
+pub async fn record_attempt<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    record: AttemptRecord,
+    next: NextStep,
+) -> Result<Option<i64>, ServiceError> {
+    let txn = db.begin().await?;
+    let last_error = record.error.clone().or_else(|| {
+        record
+            .status_code
+            .filter(|code| !(200..300).contains(code))
+            .map(|code| format!("HTTP {code}"))
+    });
+    delivery_attempt::ActiveModel {
+        id: Set(new_id(IdKind::Attempt)),
+        delivery_id: Set(record.delivery_id.clone()),
+        tenant_id: Set(record.tenant_id.clone()),
+        attempt_number: Set(record.attempt_number),
+        request_headers: Set(serde_json::to_string(&record.request_headers).expect("string map")),
+        response_status_code: Set(record.status_code.map(i32::from)),
+        response_body: Set(record.response_body),
+        error: Set(record.error),
+        duration_micros: Set(record.duration.as_micros() as i64),
+        create_time: Set(record.time),
+    }
+    .insert(&txn)
+    .await?;
+
+    let (status, next_attempt) = match &next {
+        NextStep::Succeeded => (Status::Succeeded, None),
+        NextStep::RetryAt(at) => (Status::Pending, Some(*at)),
+        NextStep::DeadLetter | NextStep::DisableSubscription(_) => (Status::Failed, None),
+    };
+    let mut update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status as i16))
+        .col_expr(
+            delivery::Column::Attempts,
+            Expr::value(record.attempt_number),
+        )
+        .col_expr(
+            delivery::Column::LeaseExpireTime,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            delivery::Column::LastStatusCode,
+            Expr::value(record.status_code.map(i32::from)),
+        )
+        .col_expr(delivery::Column::LastError, Expr::value(last_error))
+        .col_expr(delivery::Column::UpdateTime, Expr::value(record.time));
+    if let Some(at) = next_attempt {
+        update = update.col_expr(delivery::Column::NextAttemptTime, Expr::value(at));
+    }
+    update
+        .filter(delivery::Column::Id.eq(&record.delivery_id))
+        .exec(&txn)
+        .await?;
+
+    let failing_since = match &next {
+        NextStep::Succeeded => {
+            subscription::Entity::update_many()
+                .col_expr(
+                    subscription::Column::FailingSince,
+                    Expr::value(Option::<i64>::None),
+                )
+                .filter(subscription::Column::Id.eq(&record.subscription_id))
+                .filter(subscription::Column::FailingSince.is_not_null())
+                .exec(&txn)
+                .await?;
+            None
+        }
+        NextStep::DisableSubscription(reason) => {
+            disable_subscription(&txn, &record.subscription_id, reason, record.time).await?;
+            None
+        }
+        NextStep::RetryAt(_) | NextStep::DeadLetter => {
+            subscription::Entity::update_many()
+                .col_expr(subscription::Column::FailingSince, Expr::value(record.time))
+                .filter(subscription::Column::Id.eq(&record.subscription_id))
+                .filter(subscription::Column::FailingSince.is_null())
+                .exec(&txn)
+                .await?;
+            subscription::Entity::find_by_id(record.subscription_id.clone())
+                .select_only()
+                .column(subscription::Column::FailingSince)
+                .into_tuple::<Option<i64>>()
+                .one(&txn)
+                .await?
+                .flatten()
+        }
+    };
+    txn.commit().await?;
+    Ok(failing_since)
+}
+
+/// Disables a subscription with a reason and cancels what it still owes.
+pub async fn disable_subscription<C: ConnectionTrait>(
+    db: &C,
+    subscription_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    subscription::Entity::update_many()
+        .col_expr(subscription::Column::Enabled, Expr::value(false))
+        .col_expr(subscription::Column::DisabledReason, Expr::value(reason))
+        .col_expr(
+            subscription::Column::FailingSince,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(subscription::Column::UpdateTime, Expr::value(now))
+        .filter(subscription::Column::Id.eq(subscription_id))
+        .exec(db)
+        .await?;
+    cancel_pending(db, subscription_id, now).await
+}
+
+/// Cancels the pending deliveries of a subscription that will not be sent
+/// (it was disabled or deleted).
+pub async fn cancel_pending<C: ConnectionTrait>(
+    db: &C,
+    subscription_id: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(Status::Cancelled as i16),
+        )
+        .col_expr(delivery::Column::UpdateTime, Expr::value(now))
+        .filter(delivery::Column::SubscriptionId.eq(subscription_id))
+        .filter(delivery::Column::Status.eq(Status::Pending as i16))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks one claimed delivery cancelled (its subscription is gone or off).
+pub async fn cancel<C: ConnectionTrait>(db: &C, delivery_id: &str) -> Result<(), ServiceError> {
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(Status::Cancelled as i16),
+        )
+        .col_expr(
+            delivery::Column::LeaseExpireTime,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(delivery::Column::UpdateTime, Expr::value(now_micros()))
+        .filter(delivery::Column::Id.eq(delivery_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    pub subscription_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// Scoped keys see only deliveries to subscriptions of their scope.
+async fn visible_subscription_ids<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, ServiceError> {
+    let Some(scope) = &caller.scope else {
+        return Ok(None);
+    };
+    let ids = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::Id)
+        .filter(subscription::Column::TenantId.eq(&caller.tenant_id))
+        .filter(subscription::Column::Scope.eq(scope.as_str()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    Ok(Some(ids))
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    filter: DeliveryFilter,
+    after_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<delivery::Model>, ServiceError> {
+    caller.require(Capability::Read)?;
+    let mut query = delivery::Entity::find()
+        .filter(delivery::Column::TenantId.eq(&caller.tenant_id))
+        .order_by_asc(delivery::Column::Id)
+        .limit(limit);
+    if let Some(ids) = visible_subscription_ids(db, caller).await? {
+        query = query.filter(delivery::Column::SubscriptionId.is_in(ids));
+    }
+    if let Some(subscription_id) = filter.subscription_id {
+        query = query.filter(delivery::Column::SubscriptionId.eq(subscription_id));
+    }
+    if let Some(event_id) = filter.event_id {
+        query = query.filter(delivery::Column::EventId.eq(event_id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(delivery::Column::Status.eq(status as i16));
+    }
+    if let Some(after) = after_id {
+        query = query.filter(delivery::Column::Id.gt(after));
+    }
+    Ok(query.all(db).await?)
+}
+
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: &str,
+) -> Result<delivery::Model, ServiceError> {
+    caller.require(Capability::Read)?;
+    let row = delivery::Entity::find_by_id(id.to_owned())
+        .filter(delivery::Column::TenantId.eq(&caller.tenant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("delivery", id))?;
+    if let Some(visible) = visible_subscription_ids(db, caller).await?
+        && !visible.contains(&row.subscription_id)
+    {
+        return Err(ServiceError::not_found("delivery", id));
+    }
+    Ok(row)
+}
+
+pub async fn list_attempts<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    delivery_id: &str,
+    after_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<delivery_attempt::Model>, ServiceError> {
+    let delivery = get(db, caller, delivery_id).await?;
+    let mut query = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::DeliveryId.eq(&delivery.id))
+        .order_by_asc(delivery_attempt::Column::Id)
+        .limit(limit);
+    if let Some(after) = after_id {
+        query = query.filter(delivery_attempt::Column::Id.gt(after));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Re-queues a failed or cancelled delivery to be sent now, with a fresh
+/// attempt budget.
+pub async fn retry<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: &str,
+) -> Result<delivery::Model, ServiceError> {
+    caller.require(Capability::Manage)?;
+    let row = get(db, caller, id).await?;
+    match Status::from_i16(row.status) {
+        Some(Status::Failed | Status::Cancelled) => {}
+        _ => {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "delivery {id} is not failed or cancelled; only finished, unsuccessful deliveries can be retried"
+            )));
+        }
+    }
+    let now = now_micros();
+    let mut active: delivery::ActiveModel = row.into();
+    active.status = Set(Status::Pending as i16);
+    active.attempts = Set(0);
+    active.next_attempt_time = Set(now);
+    active.update_time = Set(now);
+    Ok(active.update(db).await?)
+}
+
+/// Re-sends a subscription's events published in `[start, end)` as new
+/// deliveries; with `only_failed`, only events whose delivery failed.
+pub async fn replay<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &Caller,
+    subscription_id: &str,
+    start: Option<i64>,
+    end: Option<i64>,
+    only_failed: bool,
+) -> Result<u32, ServiceError> {
+    caller.require(Capability::Manage)?;
+    let txn = db.begin().await?;
+    let sub = subscription::Entity::find_by_id(subscription_id.to_owned())
+        .filter(subscription::Column::TenantId.eq(&caller.tenant_id))
+        .one(&txn)
+        .await?
+        .filter(|s| caller.can_see(s.scope.as_deref()))
+        .ok_or_else(|| ServiceError::not_found("subscription", subscription_id))?;
+    if !sub.enabled {
+        return Err(ServiceError::FailedPrecondition(format!(
+            "subscription {subscription_id} is disabled; enable it before replaying"
+        )));
+    }
+    // The latest delivery of each event decides: replay only what is
+    // finished (never queue an event twice) and, if asked, only failures.
+    let deliveries = delivery::Entity::find()
+        .filter(delivery::Column::SubscriptionId.eq(&sub.id))
+        .order_by_asc(delivery::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut latest: BTreeMap<String, delivery::Model> = BTreeMap::new();
+    for row in deliveries {
+        latest.insert(row.event_id.clone(), row);
+    }
+    latest.retain(|_, row| match Status::from_i16(row.status) {
+        Some(Status::Failed) => true,
+        Some(Status::Succeeded | Status::Cancelled) => !only_failed,
+        _ => false,
+    });
+    // The range is over the events' publish times.
+    let mut in_range = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::TenantId.eq(&caller.tenant_id))
+        .filter(event::Column::Id.is_in(latest.keys().cloned()));
+    if let Some(start) = start {
+        in_range = in_range.filter(event::Column::CreateTime.gte(start));
+    }
+    if let Some(end) = end {
+        in_range = in_range.filter(event::Column::CreateTime.lt(end));
+    }
+    let in_range: std::collections::HashSet<String> = in_range
+        .into_tuple::<String>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let originals: Vec<delivery::Model> = latest
+        .into_values()
+        .filter(|row| in_range.contains(&row.event_id))
+        .collect();
+    let now = now_micros();
+    let replays: Vec<delivery::ActiveModel> = originals
+        .iter()
+        .map(|original| delivery::ActiveModel {
+            id: Set(new_id(IdKind::Delivery)),
+            tenant_id: Set(original.tenant_id.clone()),
+            event_id: Set(original.event_id.clone()),
+            subscription_id: Set(original.subscription_id.clone()),
+            event_type: Set(original.event_type.clone()),
+            ordered: Set(sub.ordered),
+            status: Set(Status::Pending as i16),
+            attempts: Set(0),
+            next_attempt_time: Set(now),
+            lease_expire_time: Set(None),
+            last_status_code: Set(None),
+            last_error: Set(None),
+            create_time: Set(now),
+            update_time: Set(now),
+        })
+        .collect();
+    let count = replays.len() as u32;
+    for chunk in replays.chunks(500) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(count)
+}

@@ -1,0 +1,487 @@
+//! Publishing: the event and one delivery per matching, enabled subscription
+//! are written in one transaction (the transactional outbox), so nothing is
+//! sent before the commit and nothing committed is lost. Also reads of events.
+
+use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
+use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
+use crate::store::delivery::Status;
+use crate::store::{delivery, event, event_type, now_micros, subscription};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub const MAX_BATCH: usize = 1_000;
+/// The namespace of hookrelay's own events.
+pub const OPERATIONAL_PREFIX: &str = "hookrelay.";
+/// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
+const INSERT_CHUNK: usize = 500;
+
+/// A validated event to publish.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// The publisher's own id (an idempotency key), or `None` for a new one.
+    pub id: Option<EventId>,
+    pub event_type: EventTypeName,
+    pub scope: Option<Scope>,
+    /// A JSON object's text, kept byte for byte.
+    pub payload: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub id: String,
+    pub event_type: String,
+    pub scope: Option<String>,
+    pub payload: String,
+    pub metadata: BTreeMap<String, String>,
+    pub create_time: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub event: Event,
+    pub subscription_count: u32,
+    /// The id was already published: this is the original, nothing new was queued.
+    pub duplicate: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub scope: Option<Scope>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+}
+
+/// Publishes a batch atomically: either every event is stored with its
+/// deliveries, or (on any invalid event) none is.
+pub async fn publish<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &Caller,
+    mut events: Vec<NewEvent>,
+) -> Result<Vec<Published>, ServiceError> {
+    caller.require(Capability::Publish)?;
+    if events.is_empty() {
+        return Err(ServiceError::invalid(
+            "events",
+            "must contain at least one event",
+        ));
+    }
+    if events.len() > MAX_BATCH {
+        return Err(ServiceError::invalid(
+            "events",
+            format!("at most {MAX_BATCH} events per call (got {})", events.len()),
+        ));
+    }
+    for event in &mut events {
+        event.scope = caller.effective_scope(event.scope.take())?;
+    }
+    // A concurrent publish of the same caller id can win the insert race; a
+    // second pass then finds its event and reports a duplicate.
+    match publish_once(db, caller, &events).await {
+        Err(ServiceError::AlreadyExists { .. }) => publish_once(db, caller, &events).await,
+        other => other,
+    }
+}
+
+/// Publishes one of hookrelay's own `hookrelay.*` events to a tenant. The
+/// reserved types are not in the catalog, so the catalog check is skipped.
+/// Returns how many deliveries it queued.
+pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    tenant_id: &str,
+    event_type: &str,
+    data: &serde_json::Value,
+) -> Result<u32, ServiceError> {
+    let event_type = EventTypeName::parse(event_type)
+        .map_err(|e| ServiceError::Internal(format!("operational event type: {e}")))?;
+    let event = NewEvent {
+        id: None,
+        event_type,
+        scope: None,
+        payload: data.to_string(),
+        metadata: BTreeMap::new(),
+    };
+    let published = insert_events(db, tenant_id, std::slice::from_ref(&event), false).await?;
+    Ok(published.iter().map(|p| p.subscription_count).sum())
+}
+
+async fn publish_once<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    caller: &Caller,
+    events: &[NewEvent],
+) -> Result<Vec<Published>, ServiceError> {
+    insert_events(db, &caller.tenant_id, events, true).await
+}
+
+async fn insert_events<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    tenant_id: &str,
+    events: &[NewEvent],
+    check_catalog: bool,
+) -> Result<Vec<Published>, ServiceError> {
+    let txn = db.begin().await?;
+    if check_catalog {
+        check_types_and_payloads(&txn, tenant_id, events).await?;
+    }
+    let existing = existing_events(&txn, tenant_id, events).await?;
+    let subscriptions = enabled_subscriptions(&txn, tenant_id).await?;
+
+    let now = now_micros();
+    let mut results = Vec::with_capacity(events.len());
+    let mut new_events = Vec::new();
+    let mut new_deliveries = Vec::new();
+    let mut seen_in_batch: HashMap<String, usize> = HashMap::new();
+    for new in events {
+        let id = new.id.as_ref().map(|id| id.as_str().to_owned());
+        if let Some(id) = &id {
+            if let Some((event, count)) = existing.get(id) {
+                results.push(Published {
+                    event: event.clone(),
+                    subscription_count: *count,
+                    duplicate: true,
+                });
+                continue;
+            }
+            if let Some(&first) = seen_in_batch.get(id) {
+                let original: &Published = &results[first];
+                results.push(Published {
+                    duplicate: true,
+                    ..original.clone()
+                });
+                continue;
+            }
+        }
+        let id = id.unwrap_or_else(|| new_id(IdKind::Event));
+        let matching: Vec<&Target> = subscriptions
+            .iter()
+            .filter(|s| s.accepts(new.event_type.as_str(), new.scope.as_ref()))
+            .collect();
+        for target in &matching {
+            new_deliveries.push(delivery::ActiveModel {
+                id: sea_orm::Set(new_id(IdKind::Delivery)),
+                tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                event_id: sea_orm::Set(id.clone()),
+                subscription_id: sea_orm::Set(target.id.clone()),
+                event_type: sea_orm::Set(new.event_type.as_str().to_owned()),
+                ordered: sea_orm::Set(target.ordered),
+                status: sea_orm::Set(Status::Pending as i16),
+                attempts: sea_orm::Set(0),
+                next_attempt_time: sea_orm::Set(now),
+                lease_expire_time: sea_orm::Set(None),
+                last_status_code: sea_orm::Set(None),
+                last_error: sea_orm::Set(None),
+                create_time: sea_orm::Set(now),
+                update_time: sea_orm::Set(now),
+            });
+        }
+        let event = Event {
+            id: id.clone(),
+            event_type: new.event_type.as_str().to_owned(),
+            scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
+            payload: new.payload.clone(),
+            metadata: new.metadata.clone(),
+            create_time: now,
+        };
+        new_events.push(event::ActiveModel {
+            tenant_id: sea_orm::Set(tenant_id.to_owned()),
+            id: sea_orm::Set(id.clone()),
+            event_type: sea_orm::Set(event.event_type.clone()),
+            scope: sea_orm::Set(event.scope.clone()),
+            payload: sea_orm::Set(event.payload.clone()),
+            metadata: sea_orm::Set(serde_json::to_string(&event.metadata).expect("string map")),
+            create_time: sea_orm::Set(now),
+        });
+        seen_in_batch.insert(id, results.len());
+        results.push(Published {
+            event,
+            subscription_count: matching.len() as u32,
+            duplicate: false,
+        });
+    }
+
+    for chunk in new_events.chunks(INSERT_CHUNK) {
+        event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    ServiceError::AlreadyExists {
+                        kind: "event",
+                        id: String::new(),
+                    }
+                } else {
+                    err.into()
+                }
+            })?;
+    }
+    for chunk in new_deliveries.chunks(INSERT_CHUNK) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(results)
+}
+
+/// A subscription as routing sees it.
+struct Target {
+    id: String,
+    scope: Option<String>,
+    patterns: Vec<EventTypePattern>,
+    ordered: bool,
+}
+
+impl Target {
+    /// A subscription with a scope receives only that scope's events; one
+    /// without a scope receives every event of its types. hookrelay's own
+    /// `hookrelay.*` events go only to patterns that name that namespace, so
+    /// a `*` subscriber never receives operational traffic it did not ask for.
+    fn accepts(&self, event_type: &str, scope: Option<&Scope>) -> bool {
+        let scope_ok = match &self.scope {
+            None => true,
+            Some(own) => scope.is_some_and(|s| s.as_str() == own),
+        };
+        let operational = event_type.starts_with(OPERATIONAL_PREFIX);
+        scope_ok
+            && self.patterns.iter().any(|p| {
+                p.matches(event_type)
+                    && (!operational || p.as_string().starts_with(OPERATIONAL_PREFIX))
+            })
+    }
+}
+
+async fn enabled_subscriptions<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+) -> Result<Vec<Target>, ServiceError> {
+    let rows: Vec<(String, Option<String>, String, bool)> = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::Id)
+        .column(subscription::Column::Scope)
+        .column(subscription::Column::EventTypes)
+        .column(subscription::Column::Ordered)
+        .filter(subscription::Column::TenantId.eq(tenant_id))
+        .filter(subscription::Column::Enabled.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, scope, patterns, ordered)| {
+            let patterns: Vec<String> = serde_json::from_str(&patterns).unwrap_or_default();
+            Target {
+                id,
+                scope,
+                patterns: patterns
+                    .iter()
+                    .filter_map(|p| EventTypePattern::parse(p).ok())
+                    .collect(),
+                ordered,
+            }
+        })
+        .collect())
+}
+
+/// Every event's type must be registered and active, and its payload must
+/// satisfy the type's JSON Schema. All problems are reported together.
+async fn check_types_and_payloads<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    events: &[NewEvent],
+) -> Result<(), ServiceError> {
+    let names: HashSet<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let types = event_type::Entity::find()
+        .filter(event_type::Column::TenantId.eq(tenant_id))
+        .filter(event_type::Column::Name.is_in(names.iter().copied()))
+        .all(db)
+        .await?;
+    let mut validators = HashMap::new();
+    let mut archived = HashSet::new();
+    for row in types {
+        if row.archived {
+            archived.insert(row.name.clone());
+            continue;
+        }
+        let validator = match &row.json_schema {
+            None => None,
+            Some(schema) => {
+                let schema: serde_json::Value = serde_json::from_str(schema)
+                    .map_err(|e| ServiceError::Internal(format!("stored schema: {e}")))?;
+                Some(jsonschema::validator_for(&schema).map_err(|e| {
+                    ServiceError::Internal(format!("stored schema of {}: {e}", row.name))
+                })?)
+            }
+        };
+        validators.insert(row.name, validator);
+    }
+    let prefix = |index: usize| {
+        if events.len() == 1 {
+            "event".to_owned()
+        } else {
+            format!("events[{index}]")
+        }
+    };
+    let mut violations = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let name = event.event_type.as_str();
+        match validators.get(name) {
+            None => violations.push(FieldViolation {
+                field: format!("{}.type", prefix(index)),
+                description: if archived.contains(name) {
+                    format!("event type {name:?} is archived; unarchive it with UpdateEventType to publish")
+                } else {
+                    format!("event type {name:?} is not registered; create it with CreateEventType first")
+                },
+            }),
+            Some(None) => {}
+            Some(Some(validator)) => {
+                let data: serde_json::Value = serde_json::from_str(&event.payload)
+                    .map_err(|e| ServiceError::Internal(format!("checked payload: {e}")))?;
+                let problems: Vec<String> = validator
+                    .iter_errors(&data)
+                    .take(5)
+                    .map(|e| {
+                        let path = e.instance_path.to_string();
+                        if path.is_empty() {
+                            e.to_string()
+                        } else {
+                            format!("{path}: {e}")
+                        }
+                    })
+                    .collect();
+                if !problems.is_empty() {
+                    violations.push(FieldViolation {
+                        field: format!("{}.data", prefix(index)),
+                        description: format!(
+                            "does not match the JSON Schema of {name}: {}",
+                            problems.join("; ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidArgument(violations))
+    }
+}
+
+/// Events already stored under the caller-supplied ids, with how many
+/// deliveries each fanned out to.
+async fn existing_events<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    events: &[NewEvent],
+) -> Result<HashMap<String, (Event, u32)>, ServiceError> {
+    let ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.id.as_ref().map(|id| id.as_str()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = event::Entity::find()
+        .filter(event::Column::TenantId.eq(tenant_id))
+        .filter(event::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut found = HashMap::new();
+    for row in rows {
+        let count = delivery::Entity::find()
+            .filter(delivery::Column::TenantId.eq(tenant_id))
+            .filter(delivery::Column::EventId.eq(&row.id))
+            .count(db)
+            .await? as u32;
+        let event = to_event(row)?;
+        found.insert(event.id.clone(), (event, count));
+    }
+    Ok(found)
+}
+
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: &str,
+) -> Result<Event, ServiceError> {
+    caller.require(Capability::Read)?;
+    let row = event::Entity::find_by_id((caller.tenant_id.clone(), id.to_owned()))
+        .one(db)
+        .await?
+        .filter(|row| caller.can_see(row.scope.as_deref()))
+        .ok_or_else(|| ServiceError::not_found("event", id))?;
+    to_event(row)
+}
+
+/// Where a page of events ends: publish time, then id (caller-chosen ids
+/// need not sort by time, so the id alone cannot be the key).
+pub fn event_page_key(event: &Event) -> String {
+    format!("{}:{}", event.create_time, event.id)
+}
+
+fn parse_event_page_key(key: &str) -> Option<(i64, &str)> {
+    let (time, id) = key.split_once(':')?;
+    Some((time.parse().ok()?, id))
+}
+
+/// Events oldest first, paged by (publish time, id).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    filter: EventFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Event>, ServiceError> {
+    caller.require(Capability::Read)?;
+    let scope = caller.effective_scope(filter.scope)?;
+    let mut query = event::Entity::find()
+        .filter(event::Column::TenantId.eq(&caller.tenant_id))
+        .order_by_asc(event::Column::CreateTime)
+        .order_by_asc(event::Column::Id)
+        .limit(limit);
+    if let Some(scope) = scope {
+        query = query.filter(event::Column::Scope.eq(scope.as_str()));
+    }
+    if let Some(event_type) = filter.event_type {
+        query = query.filter(event::Column::EventType.eq(event_type));
+    }
+    if let Some(start) = filter.start_time {
+        query = query.filter(event::Column::CreateTime.gte(start));
+    }
+    if let Some(end) = filter.end_time {
+        query = query.filter(event::Column::CreateTime.lt(end));
+    }
+    if let Some(after) = after {
+        let (time, id) = parse_event_page_key(after).ok_or_else(|| {
+            ServiceError::invalid("page_token", "is not a token this server issued")
+        })?;
+        query = query.filter(
+            Condition::any()
+                .add(event::Column::CreateTime.gt(time))
+                .add(
+                    Condition::all()
+                        .add(event::Column::CreateTime.eq(time))
+                        .add(event::Column::Id.gt(id)),
+                ),
+        );
+    }
+    query.all(db).await?.into_iter().map(to_event).collect()
+}
+
+fn to_event(row: event::Model) -> Result<Event, ServiceError> {
+    let metadata = serde_json::from_str(&row.metadata)
+        .map_err(|e| ServiceError::Internal(format!("stored event {}: metadata: {e}", row.id)))?;
+    Ok(Event {
+        id: row.id,
+        event_type: row.event_type,
+        scope: row.scope,
+        payload: row.payload,
+        metadata,
+        create_time: row.create_time,
+    })
+}
