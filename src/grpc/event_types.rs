@@ -2,14 +2,12 @@
 
 use super::AppState;
 use super::convert::{Page, json_to_struct, mask_paths, struct_to_json, timestamp};
-use crate::domain::{EventTypeName, PageTokenError};
+use crate::domain::EventTypeName;
 use crate::proto::{self as pb, event_type_service_server::EventTypeService};
 use crate::service::event_types::{
     self, EventType, EventTypePatch, NewEventType, check_json_schema,
 };
 use crate::service::{ServiceError, Violations};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tonic::{Request, Response, Status};
 
 const MAX_DESCRIPTION_CHARS: usize = 1024;
@@ -55,7 +53,7 @@ impl EventTypeService for EventTypeApi {
     ) -> Result<Response<pb::ListEventTypesResponse>, Status> {
         let caller = self.state.authenticate(&request).await?;
         let request = request.into_inner();
-        let page = parse_page(request.page_size, &request.page_token)?;
+        let page = Page::parse(request.page_size, &request.page_token)?;
         let mut found = event_types::list(
             &self.state.db,
             &caller,
@@ -64,7 +62,7 @@ impl EventTypeService for EventTypeApi {
             request.show_archived,
         )
         .await?;
-        let next_page_token = finish_page(&page, &mut found);
+        let next_page_token = page.finish(&mut found, |t| t.name.as_str());
         Ok(Response::new(pb::ListEventTypesResponse {
             event_types: found.into_iter().map(to_pb).collect(),
             next_page_token,
@@ -99,45 +97,6 @@ impl EventTypeService for EventTypeApi {
             event_type: Some(to_pb(archived)),
         }))
     }
-}
-
-/// Event types page by name, and names contain dots, which the shared page
-/// token (made for resource ids) refuses. Their tokens have a format of their
-/// own: opaque base64url of a versioned prefix and the last name returned.
-const NAME_TOKEN_PREFIX: &str = "etn1:";
-
-fn parse_page(page_size: i32, page_token: &str) -> Result<Page, ServiceError> {
-    let mut page = Page::parse(page_size, "")?;
-    if !page_token.is_empty() {
-        let name = decode_name_token(page_token)
-            .ok_or_else(|| ServiceError::invalid("page_token", PageTokenError::Invalid))?;
-        page.after = Some(name);
-    }
-    Ok(page)
-}
-
-fn decode_name_token(token: &str) -> Option<String> {
-    // A name is at most 128 ASCII characters; anything longer was not made here.
-    if token.len() > 256 {
-        return None;
-    }
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
-    let name = text.strip_prefix(NAME_TOKEN_PREFIX)?;
-    EventTypeName::parse(name)
-        .ok()
-        .map(EventTypeName::into_string)
-}
-
-/// Trims the look-ahead item and returns the next page's token (empty on the last page).
-fn finish_page(page: &Page, found: &mut Vec<EventType>) -> String {
-    if found.len() as u64 <= page.size {
-        return String::new();
-    }
-    found.truncate(page.size as usize);
-    found
-        .last()
-        .map(|last| URL_SAFE_NO_PAD.encode(format!("{NAME_TOKEN_PREFIX}{}", last.name)))
-        .unwrap_or_default()
 }
 
 fn new_event_type(input: Option<pb::EventType>) -> Result<NewEventType, ServiceError> {
@@ -211,34 +170,5 @@ fn to_pb(event_type: EventType) -> pb::EventType {
         archived: event_type.archived,
         create_time: Some(timestamp(event_type.create_time)),
         update_time: Some(timestamp(event_type.update_time)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_tokens_round_trip_and_reject_garbage() {
-        for name in ["a", "invoice.paid", "a.b_c-d.e2", &"a".repeat(128)] {
-            let token = URL_SAFE_NO_PAD.encode(format!("{NAME_TOKEN_PREFIX}{name}"));
-            assert!(
-                name.len() < 3 || !token.contains(name),
-                "token is not opaque"
-            );
-            assert_eq!(decode_name_token(&token).as_deref(), Some(name));
-        }
-        for bad in [
-            "!!!".to_owned(),
-            URL_SAFE_NO_PAD.encode("invoice.paid"),
-            URL_SAFE_NO_PAD.encode(NAME_TOKEN_PREFIX),
-            URL_SAFE_NO_PAD.encode(format!("{NAME_TOKEN_PREFIX}Invoice")),
-            URL_SAFE_NO_PAD.encode(format!("{NAME_TOKEN_PREFIX}{}", "a".repeat(129))),
-            "A".repeat(100_000),
-        ] {
-            assert_eq!(decode_name_token(&bad), None, "{bad:?}");
-        }
-        assert!(parse_page(2, "!!!").is_err());
-        assert!(parse_page(-1, "").is_err());
     }
 }

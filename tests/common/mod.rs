@@ -6,6 +6,8 @@
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use base64::Engine;
 use hookrelay::config::Settings;
 use hookrelay::domain::{Capabilities, ResourceName, Scope, SecretCipher};
