@@ -181,9 +181,13 @@ fn spec_from_pb(input: pb::Subscription, dev: bool) -> Result<SubscriptionSpec, 
     let description = v.check("subscription.description", description(&input.description));
     let url = v.check("subscription.url", EndpointUrl::parse(&input.url, dev));
     let event_types = event_types(&input.event_types, &mut v);
+    // Scope::parse directly: its error is the description, not a nested
+    // "invalid request: ..." message.
     let scope = v.check(
         "subscription.scope",
-        optional_scope("subscription.scope", &input.scope),
+        (!input.scope.is_empty())
+            .then(|| Scope::parse(&input.scope))
+            .transpose(),
     );
     let headers = headers(&input.headers, &mut v);
     let retry_policy = v.check(
