@@ -11,6 +11,7 @@ use crate::proto::{
     subscription_service_server::SubscriptionServiceServer,
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
+use crate::service::changes::ChangeFeed;
 use crate::service::subscriptions::Quotas;
 use crate::store;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -72,11 +73,13 @@ impl Application {
                 })?;
         let cipher = Arc::new(cipher);
         let dispatch_wake = Arc::new(tokio::sync::Notify::new());
+        let changes = ChangeFeed::default();
         let dispatcher = Dispatcher::new(
             db.clone(),
             Arc::clone(&cipher),
             WebhookClient::new(settings.dev)?,
             Arc::clone(&dispatch_wake),
+            changes.clone(),
             dispatch_settings(settings),
         );
         let state = AppState {
@@ -90,6 +93,8 @@ impl Application {
             rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
             max_payload_bytes: settings.quotas.max_payload_bytes,
             dispatch_wake,
+            changes,
+            shutdown: CancellationToken::new(),
         };
         Ok(Self {
             listener,
@@ -116,6 +121,14 @@ impl Application {
             shutdown.clone(),
         ));
         let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run(shutdown.clone()));
+        // Streams must end first, or graceful shutdown would wait on them.
+        tokio::spawn({
+            let (shutdown, streams) = (shutdown.clone(), self.state.shutdown.clone());
+            async move {
+                shutdown.cancelled().await;
+                streams.cancel();
+            }
+        });
         let reflection_v1 = reflection()
             .build_v1()
             .expect("the embedded descriptor sets are valid");

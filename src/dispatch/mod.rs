@@ -11,11 +11,12 @@ mod request;
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 
 use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
+use crate::service::changes::{Change, ChangeFeed};
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::service::events::publish_operational;
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
 use crate::store::queue::{self, Claimed};
-use crate::store::{event, micros_to_time, now_micros, subscription};
+use crate::store::{delivery, event, micros_to_time, now_micros, subscription};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::collections::{HashMap, HashSet};
@@ -60,6 +61,7 @@ pub struct Dispatcher {
     cipher: Arc<SecretCipher>,
     client: WebhookClient,
     wake: Arc<Notify>,
+    changes: ChangeFeed,
     settings: DispatchSettings,
     permits: Arc<Semaphore>,
     /// Requests in flight per subscription, for the per-subscription bound.
@@ -75,6 +77,7 @@ impl Dispatcher {
         cipher: Arc<SecretCipher>,
         client: WebhookClient,
         wake: Arc<Notify>,
+        changes: ChangeFeed,
         settings: DispatchSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -82,6 +85,7 @@ impl Dispatcher {
             cipher,
             client,
             wake,
+            changes,
             permits: Arc::new(Semaphore::new(settings.max_in_flight)),
             settings,
             in_flight: Mutex::new(HashMap::new()),
@@ -363,8 +367,28 @@ impl Dispatcher {
             duration: outcome.duration,
             time: now,
         };
+        let change = delivery::Model {
+            id: delivery.id.clone(),
+            tenant_id: delivery.tenant_id.clone(),
+            event_id: delivery.event_id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
+            event_type: event.event_type.clone(),
+            ordered: target.spec.ordered,
+            status: next.status() as i16,
+            attempts: attempt_number,
+            next_attempt_time: match next {
+                NextStep::RetryAt(at) => at,
+                _ => now,
+            },
+            lease_expire_time: None,
+            last_status_code: record.status_code.map(i32::from),
+            last_error: record.last_error(),
+            create_time: event.create_time,
+            update_time: now,
+        };
         match deliveries::record_attempt(&self.db, record, next.clone()).await {
             Ok(failing_since) => {
+                self.changes.send(Change::DeliveryUpdated { delivery: change });
                 if let NextStep::DisableSubscription(reason) = &next {
                     self.announce_disabled(target, &delivery.subscription_id, reason)
                         .await;

@@ -2,7 +2,9 @@
 
 use super::AppState;
 use super::convert::{Page, metadata, struct_to_json, timestamp};
-use crate::domain::{EventId, EventTypeName, Scope};
+use super::watch::{self, BoxStream};
+use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, Scope};
+use crate::service::changes::Change;
 use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
 use crate::service::events::{self, Event, EventFilter, NewEvent, Published, event_page_key};
 use crate::service::{ServiceError, Violations};
@@ -35,6 +37,43 @@ impl EventApi {
 
 #[tonic::async_trait]
 impl EventService for EventApi {
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<BoxStream<pb::WatchEventsResponse>>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        caller.require(Capability::Read)?;
+        let request = request.into_inner();
+        let mut v = Violations::new();
+        let patterns: Vec<EventTypePattern> = request
+            .event_types
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| v.check(&format!("event_types[{i}]"), EventTypePattern::parse(p)))
+            .collect();
+        let scope = if request.scope.is_empty() {
+            None
+        } else {
+            v.check("scope", Scope::parse(&request.scope))
+        };
+        v.into_result()?;
+        let scope = caller.effective_scope(scope)?;
+        let stream = watch::stream(&self.state.changes, self.state.shutdown.clone(), move |change| {
+            let Change::EventPublished { tenant_id, event } = change else {
+                return None;
+            };
+            let wanted = *tenant_id == caller.tenant_id
+                && scope
+                    .as_ref()
+                    .is_none_or(|s| event.scope.as_deref() == Some(s.as_str()))
+                && (patterns.is_empty() || patterns.iter().any(|p| p.matches(&event.event_type)));
+            wanted.then(|| pb::WatchEventsResponse {
+                event: Some(to_pb(event.clone())),
+            })
+        });
+        Ok(Response::new(stream))
+    }
+
     async fn publish_event(
         &self,
         request: Request<pb::PublishEventRequest>,

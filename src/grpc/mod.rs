@@ -9,6 +9,7 @@ mod event_types;
 mod events;
 mod status;
 mod subscriptions;
+mod watch;
 
 pub use api_keys::ApiKeyApi;
 pub use deliveries::DeliveryApi;
@@ -17,11 +18,13 @@ pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::domain::SecretCipher;
+use crate::service::changes::ChangeFeed;
 use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tonic::Request;
 
 /// What every handler shares. Cheap to clone: the pool and cipher are shared.
@@ -37,6 +40,10 @@ pub struct AppState {
     pub max_payload_bytes: u64,
     /// Wakes the dispatcher as soon as a publish commits.
     pub dispatch_wake: Arc<Notify>,
+    /// Live changes for the Watch* streams.
+    pub changes: ChangeFeed,
+    /// Cancelled when the server begins shutting down, ending every stream.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {

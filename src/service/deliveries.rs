@@ -29,6 +29,18 @@ pub struct AttemptRecord {
     pub time: i64,
 }
 
+impl AttemptRecord {
+    /// The delivery's `last_error`: the transport error, or the HTTP status
+    /// when the endpoint answered with something other than 2xx.
+    pub fn last_error(&self) -> Option<String> {
+        self.error.clone().or_else(|| {
+            self.status_code
+                .filter(|code| !(200..300).contains(code))
+                .map(|code| format!("HTTP {code}"))
+        })
+    }
+}
+
 /// What the dispatcher decided after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextStep {
@@ -42,6 +54,17 @@ pub enum NextStep {
     DisableSubscription(String),
 }
 
+impl NextStep {
+    /// The delivery status this step leaves behind.
+    pub fn status(&self) -> Status {
+        match self {
+            NextStep::Succeeded => Status::Succeeded,
+            NextStep::RetryAt(_) => Status::Pending,
+            NextStep::DeadLetter | NextStep::DisableSubscription(_) => Status::Failed,
+        }
+    }
+}
+
 /// Stores an attempt and moves its delivery on, in one transaction. Returns
 /// the subscription's failing-since time after this attempt (None = healthy).
 pub async fn record_attempt<C: ConnectionTrait + TransactionTrait>(
@@ -50,12 +73,7 @@ pub async fn record_attempt<C: ConnectionTrait + TransactionTrait>(
     next: NextStep,
 ) -> Result<Option<i64>, ServiceError> {
     let txn = db.begin().await?;
-    let last_error = record.error.clone().or_else(|| {
-        record
-            .status_code
-            .filter(|code| !(200..300).contains(code))
-            .map(|code| format!("HTTP {code}"))
-    });
+    let last_error = record.last_error();
     delivery_attempt::ActiveModel {
         id: Set(new_id(IdKind::Attempt)),
         delivery_id: Set(record.delivery_id.clone()),
@@ -71,10 +89,10 @@ pub async fn record_attempt<C: ConnectionTrait + TransactionTrait>(
     .insert(&txn)
     .await?;
 
-    let (status, next_attempt) = match &next {
-        NextStep::Succeeded => (Status::Succeeded, None),
-        NextStep::RetryAt(at) => (Status::Pending, Some(*at)),
-        NextStep::DeadLetter | NextStep::DisableSubscription(_) => (Status::Failed, None),
+    let status = next.status();
+    let next_attempt = match &next {
+        NextStep::RetryAt(at) => Some(*at),
+        _ => None,
     };
     let mut update = delivery::Entity::update_many()
         .col_expr(delivery::Column::Status, Expr::value(status as i16))
@@ -203,11 +221,13 @@ pub struct DeliveryFilter {
     pub status: Option<Status>,
 }
 
-/// Scoped keys see only deliveries to subscriptions of their scope.
-async fn visible_subscription_ids<C: ConnectionTrait>(
+/// Scoped keys see only deliveries to subscriptions of their scope: their
+/// ids, or `None` for an unscoped key, which sees the whole tenant.
+pub async fn visible_subscription_ids<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
 ) -> Result<Option<Vec<String>>, ServiceError> {
+    caller.require(Capability::Read)?;
     let Some(scope) = &caller.scope else {
         return Ok(None);
     };
