@@ -3,7 +3,7 @@
 //! `CancellationToken` says stop.
 
 use crate::config::Settings;
-use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient};
+use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient, listen_for_wake_ups};
 use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
 use crate::proto::{
     api_key_service_server::ApiKeyServiceServer, delivery_service_server::DeliveryServiceServer,
@@ -58,6 +58,8 @@ pub struct Application {
     health_interval: Duration,
     shutdown_grace: Duration,
     dispatcher: Arc<Dispatcher>,
+    /// Set on Postgres: replicas wake each other with LISTEN/NOTIFY.
+    postgres_url: Option<String>,
 }
 
 impl Application {
@@ -74,10 +76,11 @@ impl Application {
         let cipher = Arc::new(cipher);
         let dispatch_wake = Arc::new(tokio::sync::Notify::new());
         let changes = ChangeFeed::default();
+        let webhook_client = WebhookClient::new(settings.dev)?;
         let dispatcher = Dispatcher::new(
             db.clone(),
             Arc::clone(&cipher),
-            WebhookClient::new(settings.dev)?,
+            webhook_client.clone(),
             Arc::clone(&dispatch_wake),
             changes.clone(),
             dispatch_settings(settings),
@@ -93,6 +96,7 @@ impl Application {
             rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
             max_payload_bytes: settings.quotas.max_payload_bytes,
             dispatch_wake,
+            webhook_client,
             changes,
             shutdown: CancellationToken::new(),
         };
@@ -102,6 +106,7 @@ impl Application {
             health_interval: Duration::from_millis(settings.health_check_interval_ms),
             shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
             dispatcher,
+            postgres_url: (!settings.is_sqlite()).then(|| settings.database_url.clone()),
         })
     }
 
@@ -121,6 +126,13 @@ impl Application {
             shutdown.clone(),
         ));
         let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run(shutdown.clone()));
+        if let Some(url) = self.postgres_url.clone() {
+            tokio::spawn(listen_for_wake_ups(
+                url,
+                Arc::clone(&self.state.dispatch_wake),
+                shutdown.clone(),
+            ));
+        }
         // Streams must end first, or graceful shutdown would wait on them.
         tokio::spawn({
             let (shutdown, streams) = (shutdown.clone(), self.state.shutdown.clone());

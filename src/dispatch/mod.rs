@@ -6,14 +6,16 @@
 //! and the deliveries are claimed again (at-least-once).
 
 mod http;
+mod listen;
 mod request;
 
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
+pub use listen::listen_for_wake_ups;
 
 use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
 use crate::service::changes::{Change, ChangeFeed};
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
-use crate::service::events::publish_operational;
+use crate::service::events::{SUBSCRIPTION_DISABLED, TEST_EVENT, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
 use crate::store::queue::{self, Claimed};
 use crate::store::{delivery, event, micros_to_time, now_micros, subscription};
@@ -26,9 +28,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// The operational event published when a subscription is disabled.
-pub const SUBSCRIPTION_DISABLED: &str = "hookrelay.subscription.disabled";
 
 #[derive(Clone, Debug)]
 pub struct DispatchSettings {
@@ -388,7 +387,8 @@ impl Dispatcher {
         };
         match deliveries::record_attempt(&self.db, record, next.clone()).await {
             Ok(failing_since) => {
-                self.changes.send(Change::DeliveryUpdated { delivery: change });
+                self.changes
+                    .send(Change::DeliveryUpdated { delivery: change });
                 if let NextStep::DisableSubscription(reason) = &next {
                     self.announce_disabled(target, &delivery.subscription_id, reason)
                         .await;
@@ -504,5 +504,40 @@ mod tests {
             decide(&policy, 3, &outcome(None, None), 0),
             NextStep::DeadLetter
         );
+    }
+}
+
+/// One synchronous `hookrelay.test` attempt, signed like any delivery but
+/// not queued or retried: SendTestEvent's answer.
+pub struct TestAttempt {
+    pub request_headers: std::collections::BTreeMap<String, String>,
+    pub outcome: HttpOutcome,
+}
+
+pub async fn send_test_event(
+    client: &WebhookClient,
+    spec: &SubscriptionSpec,
+    secrets: &[WebhookSecret],
+    data: &str,
+) -> TestAttempt {
+    let event_id = crate::domain::new_id(crate::domain::IdKind::Event);
+    let now = chrono::Utc::now();
+    let metadata = std::collections::BTreeMap::new();
+    let body = Envelope {
+        id: &event_id,
+        event_type: TEST_EVENT,
+        timestamp: now,
+        scope: spec.scope.as_ref().map(|s| s.as_str()),
+        data,
+        metadata: &metadata,
+    }
+    .to_bytes();
+    let signed = request::build(spec, secrets, &event_id, now.timestamp(), &body);
+    let outcome = client
+        .post(&spec.url, signed.headers, body, spec.timeout)
+        .await;
+    TestAttempt {
+        request_headers: signed.recorded_headers,
+        outcome,
     }
 }

@@ -17,6 +17,7 @@ pub use event_types::EventTypeApi;
 pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
+use crate::dispatch::WebhookClient;
 use crate::domain::SecretCipher;
 use crate::service::changes::ChangeFeed;
 use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub max_payload_bytes: u64,
     /// Wakes the dispatcher as soon as a publish commits.
     pub dispatch_wake: Arc<Notify>,
+    /// The shared webhook client, for SendTestEvent's synchronous attempt.
+    pub webhook_client: WebhookClient,
     /// Live changes for the Watch* streams.
     pub changes: ChangeFeed,
     /// Cancelled when the server begins shutting down, ending every stream.

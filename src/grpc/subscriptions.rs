@@ -1,16 +1,16 @@
 //! SubscriptionService: endpoints, the events they want, and how to reach them.
 
 use super::AppState;
-use super::convert::{Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
+use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
+use crate::dispatch::send_test_event;
 use crate::domain::{
-    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, ResourceName, RetryPolicy,
-    Scope, SignatureProfile, WebhookSecret,
+    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, ResourceName,
+    RetryPolicy, Scope, SignatureProfile, WebhookSecret, new_id,
 };
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
 use crate::service::subscriptions::{
-    self, DEFAULT_TIMEOUT, MAX_EVENT_TYPE_PATTERNS, MAX_METADATA_ENTRIES, MAX_RATE_LIMIT,
-    MAX_TIMEOUT, MIN_TIMEOUT, Subscription, SubscriptionFilter, SubscriptionPatch,
-    SubscriptionSpec,
+    self, DEFAULT_TIMEOUT, MAX_EVENT_TYPE_PATTERNS, MAX_RATE_LIMIT, MAX_TIMEOUT, MIN_TIMEOUT,
+    Subscription, SubscriptionFilter, SubscriptionPatch, SubscriptionSpec,
 };
 use crate::service::{ServiceError, Violations};
 use std::collections::BTreeMap;
@@ -154,6 +154,38 @@ impl SubscriptionService for SubscriptionApi {
             previous_secret_expire_time: previous_expiry.map(timestamp),
         }))
     }
+
+    async fn send_test_event(
+        &self,
+        request: Request<pb::SendTestEventRequest>,
+    ) -> Result<Response<pb::SendTestEventResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let data = request
+            .data
+            .map(|data| convert::struct_to_json(data).to_string())
+            .unwrap_or_else(|| r#"{"message":"hookrelay test event"}"#.to_owned());
+        let state = &self.state;
+        let (subscription, secrets) =
+            subscriptions::test_target(&state.db, &state.cipher, &caller, &request.id).await?;
+        let started = chrono::Utc::now().timestamp_micros();
+        let attempt =
+            send_test_event(&state.webhook_client, &subscription.spec, &secrets, &data).await;
+        let outcome = attempt.outcome;
+        Ok(Response::new(pb::SendTestEventResponse {
+            attempt: Some(pb::DeliveryAttempt {
+                id: new_id(IdKind::Attempt),
+                delivery_id: String::new(),
+                attempt_number: 1,
+                request_headers: attempt.request_headers,
+                response_status_code: outcome.status.map(u32::from).unwrap_or_default(),
+                response_body: outcome.body,
+                error: outcome.error.unwrap_or_default(),
+                duration: Some(duration_to_pb(outcome.duration)),
+                create_time: Some(timestamp(started)),
+            }),
+        }))
+    }
 }
 
 fn optional_secret(field: &str, text: &str) -> Result<Option<WebhookSecret>, ServiceError> {
@@ -200,7 +232,7 @@ fn spec_from_pb(input: pb::Subscription, dev: bool) -> Result<SubscriptionSpec, 
     );
     let timeout = v.check("subscription.timeout", timeout(input.timeout.as_ref()));
     let rate_limit = v.check("subscription.rate_limit", rate_limit(input.rate_limit));
-    let metadata = metadata(&input.metadata, &mut v);
+    let metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v);
     v.into_result()?;
     let (
         Some(name),
@@ -279,7 +311,7 @@ fn patch_from_pb(
                 patch.rate_limit = v.check("subscription.rate_limit", rate_limit(input.rate_limit))
             }
             "ordered" => patch.ordered = Some(input.ordered),
-            "metadata" => patch.metadata = metadata(&input.metadata, &mut v),
+            "metadata" => patch.metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v),
             "id" | "scope" | "disabled_reason" | "create_time" | "update_time" => {
                 v.add("update_mask", format!("{path:?} cannot be changed"))
             }
@@ -324,7 +356,6 @@ fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePatter
         return None;
     }
     let mut patterns = Vec::with_capacity(raw.len());
-    let before = !v.is_empty();
     for (index, text) in raw.iter().enumerate() {
         let field = format!("subscription.event_types[{index}]");
         if raw[..index].contains(text) {
@@ -333,7 +364,7 @@ fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePatter
             patterns.push(pattern);
         }
     }
-    (patterns.len() == raw.len() || before && patterns.len() == raw.len()).then_some(patterns)
+    (patterns.len() == raw.len()).then_some(patterns)
 }
 
 fn headers(raw: &BTreeMap<String, String>, v: &mut Violations) -> Option<CustomHeaders> {
@@ -427,37 +458,6 @@ fn rate_limit(per_second: u32) -> Result<u32, String> {
         ));
     }
     Ok(per_second)
-}
-
-fn metadata(
-    raw: &BTreeMap<String, String>,
-    v: &mut Violations,
-) -> Option<BTreeMap<String, String>> {
-    let mut ok = true;
-    if raw.len() > MAX_METADATA_ENTRIES {
-        v.add(
-            "subscription.metadata",
-            format!("at most {MAX_METADATA_ENTRIES} entries"),
-        );
-        ok = false;
-    }
-    for (key, value) in raw {
-        if key.is_empty() || key.chars().count() > 128 {
-            v.add(
-                format!("subscription.metadata[{key:?}]"),
-                "keys must be 1 to 128 characters",
-            );
-            ok = false;
-        }
-        if value.chars().count() > 1024 {
-            v.add(
-                format!("subscription.metadata[{key:?}]"),
-                "values must be at most 1024 characters",
-            );
-            ok = false;
-        }
-    }
-    ok.then(|| raw.clone())
 }
 
 fn backoff_to_pb(backoff: Backoff) -> pb::Backoff {

@@ -5,7 +5,7 @@
 use super::{Caller, ServiceError};
 use crate::domain::{Capability, IdKind, new_id};
 use crate::store::delivery::Status;
-use crate::store::{delivery, delivery_attempt, event, now_micros, subscription};
+use crate::store::{delivery, delivery_attempt, event, now_micros, queue, subscription};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -332,7 +332,9 @@ pub async fn retry<C: ConnectionTrait>(
     active.attempts = Set(0);
     active.next_attempt_time = Set(now);
     active.update_time = Set(now);
-    Ok(active.update(db).await?)
+    let updated = active.update(db).await?;
+    queue::notify_dispatchers(db).await?;
+    Ok(updated)
 }
 
 /// Re-sends a subscription's events published in `[start, end)` as new
@@ -421,6 +423,9 @@ pub async fn replay<C: ConnectionTrait + TransactionTrait>(
         delivery::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
+    }
+    if count > 0 {
+        queue::notify_dispatchers(&txn).await?;
     }
     txn.commit().await?;
     Ok(count)

@@ -5,7 +5,7 @@
 use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
 use crate::store::delivery::Status;
-use crate::store::{delivery, event, event_type, now_micros, subscription};
+use crate::store::{delivery, event, event_type, now_micros, queue, subscription};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionSession, TransactionTrait,
@@ -15,6 +15,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const MAX_BATCH: usize = 1_000;
 /// The namespace of hookrelay's own events.
 pub const OPERATIONAL_PREFIX: &str = "hookrelay.";
+/// Published to a tenant when one of its subscriptions is disabled.
+pub const SUBSCRIPTION_DISABLED: &str = "hookrelay.subscription.disabled";
+/// SendTestEvent's ping; never stored or fanned out.
+pub const TEST_EVENT: &str = "hookrelay.test";
 /// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
 
@@ -222,6 +226,9 @@ async fn insert_events<C: ConnectionTrait + TransactionTrait>(
         delivery::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
+    }
+    if !new_deliveries.is_empty() {
+        queue::notify_dispatchers(&txn).await?;
     }
     txn.commit().await?;
     Ok(results)

@@ -20,8 +20,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 pub const MAX_RATE_LIMIT: u32 = 10_000;
+/// Events hookrelay publishes itself; subscribable by exact name without
+/// being in the tenant's catalog.
+pub const OPERATIONAL_EVENT_TYPES: &[&str] = &[super::events::SUBSCRIPTION_DISABLED];
 pub const MAX_EVENT_TYPE_PATTERNS: usize = 100;
-pub const MAX_METADATA_ENTRIES: usize = 32;
 
 /// Everything a subscription is, validated field by field.
 #[derive(Clone, Debug)]
@@ -304,6 +306,19 @@ pub fn signing_secrets(
     Ok(secrets)
 }
 
+/// What SendTestEvent needs: the subscription and the secrets that sign now.
+pub async fn test_target<C: ConnectionTrait>(
+    db: &C,
+    cipher: &SecretCipher,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Subscription, Vec<WebhookSecret>), ServiceError> {
+    caller.require(Capability::Manage)?;
+    let model = find_visible(db, caller, id).await?;
+    let secrets = signing_secrets(cipher, &model, now_micros())?;
+    Ok((to_subscription(model)?, secrets))
+}
+
 /// Rows of another tenant, or outside a scoped key's scope, do not exist as
 /// far as the caller can tell.
 async fn find_visible<C: ConnectionTrait>(
@@ -344,9 +359,11 @@ async fn check_event_types_registered<C: ConnectionTrait>(
     tenant_id: &str,
     patterns: &[EventTypePattern],
 ) -> Result<(), ServiceError> {
+    // hookrelay's own operational events exist without being registered.
     let exact: Vec<String> = patterns
         .iter()
         .filter_map(|p| p.exact().map(|name| name.as_str().to_owned()))
+        .filter(|name| !OPERATIONAL_EVENT_TYPES.contains(&name.as_str()))
         .collect();
     let active = event_types::active_names(db, tenant_id, &exact).await?;
     let violations: Vec<FieldViolation> = patterns
@@ -354,7 +371,8 @@ async fn check_event_types_registered<C: ConnectionTrait>(
         .enumerate()
         .filter_map(|(index, pattern)| {
             let name = pattern.exact()?.as_str();
-            (!active.iter().any(|a| a == name)).then(|| FieldViolation {
+            let known = OPERATIONAL_EVENT_TYPES.contains(&name) || active.iter().any(|a| a == name);
+            (!known).then(|| FieldViolation {
                 field: format!("subscription.event_types[{index}]"),
                 description: format!(
                     "{name:?} is not a registered, active event type; create it with CreateEventType or use a wildcard"

@@ -6,6 +6,20 @@
 use super::delivery::Status;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
 
+/// The Postgres channel on which committed deliveries wake dispatchers.
+pub const WAKE_CHANNEL: &str = "hookrelay_deliveries";
+
+/// Inside a transaction that queued deliveries: wake every replica's
+/// dispatcher when it commits (Postgres delivers NOTIFY at commit, and not
+/// at all on rollback). SQLite has one process, woken in memory.
+pub async fn notify_dispatchers<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("NOTIFY {WAKE_CHANNEL}"))
+            .await?;
+    }
+    Ok(())
+}
+
 /// A delivery this process now holds until `lease_expire_time`.
 #[derive(Clone, Debug, FromQueryResult)]
 pub struct Claimed {
