@@ -31,6 +31,8 @@ async fn health_reports_serving_overall_and_per_service(backend: Backend) {
         "hookrelay.v1.SubscriptionService",
         "hookrelay.v1.EventTypeService",
         "hookrelay.v1.ApiKeyService",
+        "hookrelay.v1.EventService",
+        "hookrelay.v1.DeliveryService",
     ] {
         let serving = wait_until(Duration::from_secs(5), || async {
             health_status(&app, service).await == Some(ServingStatus::Serving)
