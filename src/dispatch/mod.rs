@@ -7,13 +7,15 @@
 
 mod http;
 mod listen;
+mod recorder;
 mod request;
 
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
+use recorder::Finished;
 
 use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
-use crate::service::changes::{Change, ChangeFeed};
+use crate::service::changes::ChangeFeed;
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::service::events::{SUBSCRIPTION_DISABLED, TEST_EVENT, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
@@ -25,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -97,6 +99,8 @@ impl Dispatcher {
     /// finish for the grace period and releases whatever is left.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
+        let (recorder, results) = mpsc::channel(self.settings.max_in_flight.max(64));
+        let recording = tokio::spawn(Arc::clone(&self).record_results(results));
         let mut last_reclaim: Option<Instant> = None;
         let reclaim_every = (self.settings.lease / 4).max(Duration::from_millis(200));
         while !shutdown.is_cancelled() {
@@ -131,7 +135,7 @@ impl Dispatcher {
             };
             let full = claimed.len() as u64 == limit;
             if !claimed.is_empty() {
-                self.start(claimed, &mut tasks).await;
+                self.start(claimed, &mut tasks, &recorder).await;
             }
             if full {
                 continue;
@@ -143,7 +147,7 @@ impl Dispatcher {
                 () = shutdown.cancelled() => break,
             }
         }
-        self.drain(tasks).await;
+        self.drain(tasks, recorder, recording).await;
     }
 
     /// Sleeps until the next retry falls due, never longer than the poll.
@@ -157,14 +161,23 @@ impl Dispatcher {
         }
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>) {
+    async fn drain(
+        &self,
+        mut tasks: JoinSet<()>,
+        recorder: mpsc::Sender<Finished>,
+        recording: tokio::task::JoinHandle<()>,
+    ) {
         let finished = tokio::time::timeout(self.settings.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;
         if finished.is_err() {
             tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
         }
+        // Every sender is gone now: the recorder writes what it has and ends.
+        drop(recorder);
+        let _ = recording.await;
         let held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
         if !held.is_empty() {
             tracing::info!(
@@ -179,7 +192,12 @@ impl Dispatcher {
 
     /// Loads what the batch needs in two queries and starts one task per
     /// delivery that may go now.
-    async fn start(self: &Arc<Self>, claimed: Vec<Claimed>, tasks: &mut JoinSet<()>) {
+    async fn start(
+        self: &Arc<Self>,
+        claimed: Vec<Claimed>,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) {
         let now = now_micros();
         let targets = match self.load_targets(&claimed, now).await {
             Ok(targets) => targets,
@@ -225,8 +243,11 @@ impl Dispatcher {
             let this = Arc::clone(self);
             let target = Arc::clone(target);
             let event = Arc::clone(event);
+            let recorder = recorder.clone();
             tasks.spawn(async move {
-                this.deliver(&delivery, &target, &event).await;
+                let finished = this.deliver(&delivery, &target, &event).await;
+                // The row stays in flight (and leased) until the recorder writes it.
+                let _ = recorder.send(finished).await;
                 this.finish(&delivery);
                 drop(permit);
             });
@@ -328,7 +349,12 @@ impl Dispatcher {
     }
 
     #[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, subscription_id = %delivery.subscription_id))]
-    async fn deliver(&self, delivery: &Claimed, target: &Target, event: &event::Model) {
+    async fn deliver(
+        &self,
+        delivery: &Claimed,
+        target: &Arc<Target>,
+        event: &event::Model,
+    ) -> Finished {
         let attempt_number = delivery.attempts + 1;
         let metadata = serde_json::from_str(&event.metadata).unwrap_or_default();
         let body = Envelope {
@@ -385,38 +411,11 @@ impl Dispatcher {
             create_time: event.create_time,
             update_time: now,
         };
-        match deliveries::record_attempt(&self.db, record, next.clone()).await {
-            Ok(failing_since) => {
-                self.changes
-                    .send(Change::DeliveryUpdated { delivery: change });
-                if let NextStep::DisableSubscription(reason) = &next {
-                    self.announce_disabled(target, &delivery.subscription_id, reason)
-                        .await;
-                } else if let Some(since) = failing_since
-                    && now - since > self.settings.disable_after.as_micros() as i64
-                {
-                    let reason = format!(
-                        "deliveries failed continuously for more than {}s",
-                        self.settings.disable_after.as_secs()
-                    );
-                    if deliveries::disable_subscription(
-                        &self.db,
-                        &delivery.subscription_id,
-                        &reason,
-                        now,
-                    )
-                    .await
-                    .is_ok()
-                    {
-                        self.announce_disabled(target, &delivery.subscription_id, &reason)
-                            .await;
-                    }
-                }
-            }
-            Err(err) => {
-                // The lease runs out and the delivery is tried again: at-least-once.
-                tracing::warn!(error = %err, "recording the attempt failed");
-            }
+        Finished {
+            record,
+            next,
+            change,
+            target: Arc::clone(target),
         }
     }
 

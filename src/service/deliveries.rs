@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionSession, TransactionTrait,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// One finished HTTP attempt, ready to store.
@@ -65,91 +65,121 @@ impl NextStep {
     }
 }
 
-/// Stores an attempt and moves its delivery on, in one transaction. Returns
-/// the subscription's failing-since time after this attempt (None = healthy).
-pub async fn record_attempt<C: ConnectionTrait + TransactionTrait>(
+/// Stores a group of finished attempts and moves their deliveries on, in
+/// one transaction: one commit (one fsync on SQLite) for many results.
+/// Returns, for each subscription still failing afterwards, since when.
+pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    record: AttemptRecord,
-    next: NextStep,
-) -> Result<Option<i64>, ServiceError> {
+    results: Vec<(AttemptRecord, NextStep)>,
+) -> Result<HashMap<String, i64>, ServiceError> {
+    if results.is_empty() {
+        return Ok(HashMap::new());
+    }
     let txn = db.begin().await?;
-    let last_error = record.last_error();
-    delivery_attempt::ActiveModel {
-        id: Set(new_id(IdKind::Attempt)),
-        delivery_id: Set(record.delivery_id.clone()),
-        tenant_id: Set(record.tenant_id.clone()),
-        attempt_number: Set(record.attempt_number),
-        request_headers: Set(serde_json::to_string(&record.request_headers).expect("string map")),
-        response_status_code: Set(record.status_code.map(i32::from)),
-        response_body: Set(record.response_body),
-        error: Set(record.error),
-        duration_micros: Set(record.duration.as_micros() as i64),
-        create_time: Set(record.time),
+    let attempts: Vec<delivery_attempt::ActiveModel> = results
+        .iter()
+        .map(|(record, _)| delivery_attempt::ActiveModel {
+            id: Set(new_id(IdKind::Attempt)),
+            delivery_id: Set(record.delivery_id.clone()),
+            tenant_id: Set(record.tenant_id.clone()),
+            attempt_number: Set(record.attempt_number),
+            request_headers: Set(
+                serde_json::to_string(&record.request_headers).expect("string map")
+            ),
+            response_status_code: Set(record.status_code.map(i32::from)),
+            response_body: Set(record.response_body.clone()),
+            error: Set(record.error.clone()),
+            duration_micros: Set(record.duration.as_micros() as i64),
+            create_time: Set(record.time),
+        })
+        .collect();
+    for chunk in attempts.chunks(200) {
+        delivery_attempt::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
     }
-    .insert(&txn)
-    .await?;
 
-    let status = next.status();
-    let next_attempt = match &next {
-        NextStep::RetryAt(at) => Some(*at),
-        _ => None,
-    };
-    let mut update = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status as i16))
-        .col_expr(
-            delivery::Column::Attempts,
-            Expr::value(record.attempt_number),
-        )
-        .col_expr(
-            delivery::Column::LeaseExpireTime,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            delivery::Column::LastStatusCode,
-            Expr::value(record.status_code.map(i32::from)),
-        )
-        .col_expr(delivery::Column::LastError, Expr::value(last_error))
-        .col_expr(delivery::Column::UpdateTime, Expr::value(record.time));
-    if let Some(at) = next_attempt {
-        update = update.col_expr(delivery::Column::NextAttemptTime, Expr::value(at));
+    // The latest result per subscription decides its health.
+    let mut latest: HashMap<&str, (&AttemptRecord, &NextStep)> = HashMap::new();
+    for (record, next) in &results {
+        let mut update = delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(next.status() as i16))
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::value(record.attempt_number),
+            )
+            .col_expr(
+                delivery::Column::LeaseExpireTime,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(record.status_code.map(i32::from)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(record.last_error()),
+            )
+            .col_expr(delivery::Column::UpdateTime, Expr::value(record.time));
+        if let NextStep::RetryAt(at) = next {
+            update = update.col_expr(delivery::Column::NextAttemptTime, Expr::value(*at));
+        }
+        update
+            .filter(delivery::Column::Id.eq(&record.delivery_id))
+            .exec(&txn)
+            .await?;
+        let slot = latest
+            .entry(record.subscription_id.as_str())
+            .or_insert((record, next));
+        if record.time >= slot.0.time {
+            *slot = (record, next);
+        }
     }
-    update
-        .filter(delivery::Column::Id.eq(&record.delivery_id))
-        .exec(&txn)
-        .await?;
 
-    let failing_since = match &next {
-        NextStep::Succeeded => {
-            subscription::Entity::update_many()
-                .col_expr(
-                    subscription::Column::FailingSince,
-                    Expr::value(Option::<i64>::None),
-                )
-                .filter(subscription::Column::Id.eq(&record.subscription_id))
-                .filter(subscription::Column::FailingSince.is_not_null())
-                .exec(&txn)
-                .await?;
-            None
+    let mut healthy = Vec::new();
+    let mut failing = Vec::new();
+    for (subscription_id, (record, next)) in latest {
+        match next {
+            NextStep::Succeeded => healthy.push(subscription_id.to_owned()),
+            NextStep::DisableSubscription(reason) => {
+                disable_subscription(&txn, subscription_id, reason, record.time).await?;
+            }
+            NextStep::RetryAt(_) | NextStep::DeadLetter => {
+                subscription::Entity::update_many()
+                    .col_expr(subscription::Column::FailingSince, Expr::value(record.time))
+                    .filter(subscription::Column::Id.eq(subscription_id))
+                    .filter(subscription::Column::FailingSince.is_null())
+                    .exec(&txn)
+                    .await?;
+                failing.push(subscription_id.to_owned());
+            }
         }
-        NextStep::DisableSubscription(reason) => {
-            disable_subscription(&txn, &record.subscription_id, reason, record.time).await?;
-            None
-        }
-        NextStep::RetryAt(_) | NextStep::DeadLetter => {
-            subscription::Entity::update_many()
-                .col_expr(subscription::Column::FailingSince, Expr::value(record.time))
-                .filter(subscription::Column::Id.eq(&record.subscription_id))
-                .filter(subscription::Column::FailingSince.is_null())
-                .exec(&txn)
-                .await?;
-            subscription::Entity::find_by_id(record.subscription_id.clone())
-                .select_only()
-                .column(subscription::Column::FailingSince)
-                .into_tuple::<Option<i64>>()
-                .one(&txn)
-                .await?
-                .flatten()
-        }
+    }
+    if !healthy.is_empty() {
+        subscription::Entity::update_many()
+            .col_expr(
+                subscription::Column::FailingSince,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(subscription::Column::Id.is_in(healthy))
+            .filter(subscription::Column::FailingSince.is_not_null())
+            .exec(&txn)
+            .await?;
+    }
+    let failing_since: HashMap<String, i64> = if failing.is_empty() {
+        HashMap::new()
+    } else {
+        subscription::Entity::find()
+            .select_only()
+            .column(subscription::Column::Id)
+            .column(subscription::Column::FailingSince)
+            .filter(subscription::Column::Id.is_in(failing))
+            .into_tuple::<(String, Option<i64>)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter_map(|(id, since)| since.map(|since| (id, since)))
+            .collect()
     };
     txn.commit().await?;
     Ok(failing_since)
