@@ -4,9 +4,11 @@ use super::AppState;
 use super::convert::{Page, metadata, struct_to_json, timestamp};
 use super::watch::{self, BoxStream};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, Scope};
-use crate::service::changes::Change;
 use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
-use crate::service::events::{self, Event, EventFilter, NewEvent, Published, event_page_key};
+use crate::service::changes::Change;
+use crate::service::events::{
+    self, Event, EventFilter, FieldPaths, NewEvent, Published, event_page_key,
+};
 use crate::service::{ServiceError, Violations};
 use tonic::{Request, Response, Status};
 
@@ -23,8 +25,9 @@ impl EventApi {
         &self,
         caller: &crate::service::Caller,
         events: Vec<NewEvent>,
+        paths: FieldPaths,
     ) -> Result<Vec<Published>, ServiceError> {
-        let published = events::publish(&self.state.db, caller, events).await?;
+        let published = events::publish(&self.state.db, caller, events, paths).await?;
         if published
             .iter()
             .any(|p| !p.duplicate && p.subscription_count > 0)
@@ -58,19 +61,24 @@ impl EventService for EventApi {
         };
         v.into_result()?;
         let scope = caller.effective_scope(scope)?;
-        let stream = watch::stream(&self.state.changes, self.state.shutdown.clone(), move |change| {
-            let Change::EventPublished { tenant_id, event } = change else {
-                return None;
-            };
-            let wanted = *tenant_id == caller.tenant_id
-                && scope
-                    .as_ref()
-                    .is_none_or(|s| event.scope.as_deref() == Some(s.as_str()))
-                && (patterns.is_empty() || patterns.iter().any(|p| p.matches(&event.event_type)));
-            wanted.then(|| pb::WatchEventsResponse {
-                event: Some(to_pb(event.clone())),
-            })
-        });
+        let stream = watch::stream(
+            &self.state.changes,
+            self.state.shutdown.clone(),
+            move |change| {
+                let Change::EventPublished { tenant_id, event } = change else {
+                    return None;
+                };
+                let wanted = *tenant_id == caller.tenant_id
+                    && scope
+                        .as_ref()
+                        .is_none_or(|s| event.scope.as_deref() == Some(s.as_str()))
+                    && (patterns.is_empty()
+                        || patterns.iter().any(|p| p.matches(&event.event_type)));
+                wanted.then(|| pb::WatchEventsResponse {
+                    event: Some(to_pb(event.clone())),
+                })
+            },
+        );
         Ok(Response::new(stream))
     }
 
@@ -84,7 +92,7 @@ impl EventService for EventApi {
             .event
             .ok_or_else(|| ServiceError::invalid("event", "is required"))?;
         let new = new_event("event", input, self.state.max_payload_bytes)?;
-        let published = self.publish(&caller, vec![new]).await?;
+        let published = self.publish(&caller, vec![new], FieldPaths::Single).await?;
         let Some(result) = published.into_iter().next() else {
             return Err(ServiceError::Internal("publish returned no result".to_owned()).into());
         };
@@ -130,7 +138,7 @@ impl EventService for EventApi {
             }
         }
         violations.into_result()?;
-        let published = self.publish(&caller, new_events).await?;
+        let published = self.publish(&caller, new_events, FieldPaths::Batch).await?;
         Ok(Response::new(pb::BatchPublishEventsResponse {
             results: published
                 .into_iter()

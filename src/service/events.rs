@@ -52,6 +52,24 @@ pub struct Published {
     pub duplicate: bool,
 }
 
+/// How the request names its events in field violations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldPaths {
+    /// PublishEvent: `event.type`.
+    Single,
+    /// BatchPublishEvents: `events[2].type`, even in a batch of one.
+    Batch,
+}
+
+impl FieldPaths {
+    fn of(self, index: usize) -> String {
+        match self {
+            Self::Single => "event".to_owned(),
+            Self::Batch => format!("events[{index}]"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub event_type: Option<String>,
@@ -66,6 +84,7 @@ pub async fn publish<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &Caller,
     mut events: Vec<NewEvent>,
+    paths: FieldPaths,
 ) -> Result<Vec<Published>, ServiceError> {
     caller.require(Capability::Publish)?;
     if events.is_empty() {
@@ -85,8 +104,8 @@ pub async fn publish<C: ConnectionTrait + TransactionTrait>(
     }
     // A concurrent publish of the same caller id can win the insert race; a
     // second pass then finds its event and reports a duplicate.
-    match publish_once(db, caller, &events).await {
-        Err(ServiceError::AlreadyExists { .. }) => publish_once(db, caller, &events).await,
+    match publish_once(db, caller, &events, paths).await {
+        Err(ServiceError::AlreadyExists { .. }) => publish_once(db, caller, &events, paths).await,
         other => other,
     }
 }
@@ -109,7 +128,7 @@ pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
         payload: data.to_string(),
         metadata: BTreeMap::new(),
     };
-    let published = insert_events(db, tenant_id, std::slice::from_ref(&event), false).await?;
+    let published = insert_events(db, tenant_id, std::slice::from_ref(&event), None).await?;
     Ok(published.iter().map(|p| p.subscription_count).sum())
 }
 
@@ -117,19 +136,22 @@ async fn publish_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     caller: &Caller,
     events: &[NewEvent],
+    paths: FieldPaths,
 ) -> Result<Vec<Published>, ServiceError> {
-    insert_events(db, &caller.tenant_id, events, true).await
+    insert_events(db, &caller.tenant_id, events, Some(paths)).await
 }
 
+/// `catalog`: check types and payloads against the tenant's catalog, naming
+/// fields this way in violations; `None` for hookrelay's own events.
 async fn insert_events<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     tenant_id: &str,
     events: &[NewEvent],
-    check_catalog: bool,
+    catalog: Option<FieldPaths>,
 ) -> Result<Vec<Published>, ServiceError> {
     let txn = db.begin().await?;
-    if check_catalog {
-        check_types_and_payloads(&txn, tenant_id, events).await?;
+    if let Some(paths) = catalog {
+        check_types_and_payloads(&txn, tenant_id, events, paths).await?;
     }
     let existing = existing_events(&txn, tenant_id, events).await?;
     let subscriptions = enabled_subscriptions(&txn, tenant_id).await?;
@@ -299,6 +321,7 @@ async fn check_types_and_payloads<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     events: &[NewEvent],
+    paths: FieldPaths,
 ) -> Result<(), ServiceError> {
     let names: HashSet<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let types = event_type::Entity::find()
@@ -325,19 +348,12 @@ async fn check_types_and_payloads<C: ConnectionTrait>(
         };
         validators.insert(row.name, validator);
     }
-    let prefix = |index: usize| {
-        if events.len() == 1 {
-            "event".to_owned()
-        } else {
-            format!("events[{index}]")
-        }
-    };
     let mut violations = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let name = event.event_type.as_str();
         match validators.get(name) {
             None => violations.push(FieldViolation {
-                field: format!("{}.type", prefix(index)),
+                field: format!("{}.type", paths.of(index)),
                 description: if archived.contains(name) {
                     format!("event type {name:?} is archived; unarchive it with UpdateEventType to publish")
                 } else {
@@ -362,7 +378,7 @@ async fn check_types_and_payloads<C: ConnectionTrait>(
                     .collect();
                 if !problems.is_empty() {
                     violations.push(FieldViolation {
-                        field: format!("{}.data", prefix(index)),
+                        field: format!("{}.data", paths.of(index)),
                         description: format!(
                             "does not match the JSON Schema of {name}: {}",
                             problems.join("; ")
