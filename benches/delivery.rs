@@ -104,6 +104,30 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Publish-to-arrival latencies (sorted), distinct events seen, and
+/// arrivals beyond one per subscription (duplicates).
+fn latencies(
+    published_at: &HashMap<String, Instant>,
+    times: &HashMap<String, Vec<Instant>>,
+    subscriptions: usize,
+) -> (Vec<Duration>, usize, usize) {
+    let mut latencies: Vec<Duration> = times
+        .iter()
+        .flat_map(|(id, arrivals)| {
+            let sent = published_at.get(id).copied();
+            arrivals
+                .iter()
+                .filter_map(move |at| sent.map(|sent| at.saturating_duration_since(sent)))
+        })
+        .collect();
+    latencies.sort();
+    let duplicates = times
+        .values()
+        .map(|v| v.len().saturating_sub(subscriptions))
+        .sum();
+    (latencies, times.len(), duplicates)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -304,24 +328,10 @@ async fn main() {
     let delivered_elapsed = publish_start.elapsed();
     let delivered = arrivals.count.load(Ordering::Relaxed);
 
-    let published_at = published_at.lock().unwrap();
-    let times = arrivals.times.lock().unwrap();
-    let mut latencies: Vec<Duration> = times
-        .iter()
-        .flat_map(|(id, arrivals)| {
-            let sent = published_at.get(id).copied();
-            arrivals
-                .iter()
-                .filter_map(move |at| sent.map(|sent| at.saturating_duration_since(sent)))
-        })
-        .collect();
-    latencies.sort();
-    let distinct = times.len();
-    let duplicates = delivered.saturating_sub(
-        times
-            .values()
-            .map(|v| v.len().min(args.subscriptions))
-            .sum(),
+    let (latencies, distinct, duplicates) = latencies(
+        &published_at.lock().unwrap(),
+        &arrivals.times.lock().unwrap(),
+        args.subscriptions,
     );
 
     println!("hookrelay bench ({})", args.database);
@@ -364,12 +374,12 @@ async fn main() {
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
     drop(db);
-    if let Some((admin, name)) = cleanup {
-        if let Ok(db) = sea_orm::Database::connect(&admin).await {
-            db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
-        }
+    if let Some((admin, name)) = cleanup
+        && let Ok(db) = sea_orm::Database::connect(&admin).await
+    {
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .ok();
     }
     if delivered < expected {
         eprintln!("incomplete: {delivered} of {expected} deliveries arrived");

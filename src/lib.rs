@@ -14,16 +14,21 @@
 //!   lease, signs and sends them, records attempts, schedules retries.
 //! - [`grpc`] — tonic handlers: authenticate, convert, call a use case,
 //!   convert back. The only place errors become `tonic::Status`.
+//! - [`listen`] — `hookrelay listen`, the local development receiver.
 //! - [`proto`] — the generated `hookrelay.v1` API, clients included.
+//! - [`webhook`] — receiver-side signature verification (also used by
+//!   `hookrelay listen`).
 //! - [`secret_key`] — the key that encrypts subscription secrets at rest.
 
 pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod grpc;
+pub mod listen;
 pub mod proto;
 pub mod secret_key;
 pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

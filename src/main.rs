@@ -30,6 +30,19 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Run a local webhook receiver that prints and verifies what it gets.
+    Listen(ListenArgs),
+}
+
+#[derive(Args)]
+struct ListenArgs {
+    /// Address to receive webhooks on. (No env twin: HOOKRELAY_LISTEN is the
+    /// server's address, and a receiver must not pick it up.)
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    listen: SocketAddr,
+    /// The subscription's secret, to verify signatures.
+    #[arg(long, env = "HOOKRELAY_LISTEN_SECRET")]
+    secret: Option<String>,
 }
 
 #[derive(Args)]
@@ -103,6 +116,11 @@ enum CliError {
     Service(#[from] hookrelay::service::ServiceError),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot receive webhooks on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 #[tokio::main]
@@ -119,6 +137,16 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Listen(args) => {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            hookrelay::listen::run(args.listen, args.secret, shutdown)
+                .await
+                .map_err(|source| CliError::Listen {
+                    addr: args.listen,
+                    source,
+                })
+        }
         Command::Migrate(database) => {
             let settings = load(&database, Overrides::default())?;
             telemetry::init(settings.log_format, &settings.log_filter);

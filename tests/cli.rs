@@ -340,3 +340,65 @@ fn embedded_default_creates_a_private_key_file() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
 }
+
+/// `hookrelay listen` prints each webhook and says whether it verifies.
+#[tokio::test]
+async fn listen_prints_and_verifies_webhooks() {
+    use hookrelay::domain::standard_signature;
+    use std::io::{BufRead, BufReader};
+
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "listen",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--secret",
+            secret,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "listen did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = r#"{"id":"evt_1","type":"invoice.paid","data":{"amount":42}}"#;
+    let now = chrono::Utc::now().timestamp();
+    let key = hookrelay::webhook::signing_key(secret).unwrap();
+    let good = standard_signature(&key, "evt_1", now, body.as_bytes());
+    let post = |signature: String| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "POST /hooks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nwebhook-id: evt_1\r\nwebhook-timestamp: {now}\r\nwebhook-signature: {signature}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(post(good).starts_with("HTTP/1.1 204"));
+    assert!(post("v1,AAAA".to_owned()).starts_with("HTTP/1.1 401"));
+    child.kill().ok();
+    let output = child.wait_with_output().unwrap();
+    let lines: Vec<String> = BufReader::new(&output.stdout[..])
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let text = lines.join("\n");
+    assert!(
+        text.contains("--> invoice.paid evt_1 on /hooks (signature verified)"),
+        "{text}"
+    );
+    assert!(text.contains("signature INVALID"), "{text}");
+    assert!(
+        text.contains("\"amount\": 42"),
+        "pretty JSON expected: {text}"
+    );
+}

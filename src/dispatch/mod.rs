@@ -9,15 +9,17 @@ mod http;
 mod listen;
 mod recorder;
 mod request;
+mod test_event;
 
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
+pub use test_event::{TestAttempt, send_test_event};
 
 use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
 use crate::service::changes::ChangeFeed;
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
-use crate::service::events::{SUBSCRIPTION_DISABLED, TEST_EVENT, publish_operational};
+use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
 use crate::store::queue::{self, Claimed};
 use crate::store::{delivery, event, micros_to_time, now_micros, subscription};
@@ -503,40 +505,5 @@ mod tests {
             decide(&policy, 3, &outcome(None, None), 0),
             NextStep::DeadLetter
         );
-    }
-}
-
-/// One synchronous `hookrelay.test` attempt, signed like any delivery but
-/// not queued or retried: SendTestEvent's answer.
-pub struct TestAttempt {
-    pub request_headers: std::collections::BTreeMap<String, String>,
-    pub outcome: HttpOutcome,
-}
-
-pub async fn send_test_event(
-    client: &WebhookClient,
-    spec: &SubscriptionSpec,
-    secrets: &[WebhookSecret],
-    data: &str,
-) -> TestAttempt {
-    let event_id = crate::domain::new_id(crate::domain::IdKind::Event);
-    let now = chrono::Utc::now();
-    let metadata = std::collections::BTreeMap::new();
-    let body = Envelope {
-        id: &event_id,
-        event_type: TEST_EVENT,
-        timestamp: now,
-        scope: spec.scope.as_ref().map(|s| s.as_str()),
-        data,
-        metadata: &metadata,
-    }
-    .to_bytes();
-    let signed = request::build(spec, secrets, &event_id, now.timestamp(), &body);
-    let outcome = client
-        .post(&spec.url, signed.headers, body, spec.timeout)
-        .await;
-    TestAttempt {
-        request_headers: signed.recorded_headers,
-        outcome,
     }
 }

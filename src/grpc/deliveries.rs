@@ -2,11 +2,11 @@
 //! work back in the queue.
 
 use super::AppState;
-use super::watch::{self, BoxStream};
-use crate::service::changes::Change;
 use super::convert::{Page, duration_to_pb, timestamp};
+use super::watch::{self, BoxStream};
 use crate::proto::{self as pb, delivery_service_server::DeliveryService};
 use crate::service::ServiceError;
+use crate::service::changes::Change;
 use crate::service::deliveries::{self, DeliveryFilter};
 use crate::store::delivery::{self, Status};
 use crate::store::delivery_attempt;
@@ -35,22 +35,26 @@ impl DeliveryService for DeliveryApi {
         let visible = deliveries::visible_subscription_ids(&self.state.db, &caller).await?;
         let subscription_id = non_empty(request.subscription_id);
         let event_id = non_empty(request.event_id);
-        let stream = watch::stream(&self.state.changes, self.state.shutdown.clone(), move |change| {
-            let Change::DeliveryUpdated { delivery } = change else {
-                return None;
-            };
-            let wanted = delivery.tenant_id == caller.tenant_id
-                && visible
-                    .as_ref()
-                    .is_none_or(|ids| ids.contains(&delivery.subscription_id))
-                && subscription_id
-                    .as_ref()
-                    .is_none_or(|id| *id == delivery.subscription_id)
-                && event_id.as_ref().is_none_or(|id| *id == delivery.event_id);
-            wanted.then(|| pb::WatchDeliveriesResponse {
-                delivery: Some(delivery_to_pb(delivery.clone())),
-            })
-        });
+        let stream = watch::stream(
+            &self.state.changes,
+            self.state.shutdown.clone(),
+            move |change| {
+                let Change::DeliveryUpdated { delivery } = change else {
+                    return None;
+                };
+                let wanted = delivery.tenant_id == caller.tenant_id
+                    && visible
+                        .as_ref()
+                        .is_none_or(|ids| ids.contains(&delivery.subscription_id))
+                    && subscription_id
+                        .as_ref()
+                        .is_none_or(|id| *id == delivery.subscription_id)
+                    && event_id.as_ref().is_none_or(|id| *id == delivery.event_id);
+                wanted.then(|| pb::WatchDeliveriesResponse {
+                    delivery: Some(delivery_to_pb(delivery.clone())),
+                })
+            },
+        );
         Ok(Response::new(stream))
     }
 

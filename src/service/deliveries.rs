@@ -88,7 +88,7 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
             ),
             response_status_code: Set(record.status_code.map(i32::from)),
             response_body: Set(record.response_body.clone()),
-            error: Set(record.error.clone()),
+            error: Set(record.last_error()),
             duration_micros: Set(record.duration.as_micros() as i64),
             create_time: Set(record.time),
         })
