@@ -332,3 +332,71 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A second server on an existing test database, as another replica would run.
+pub struct Replica {
+    pub addr: SocketAddr,
+    channel: Channel,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts another `Application` on `app`'s database. Replicas must share the
+/// secret key: `configure` sets it (the same one given to `spawn_app_with`)
+/// and anything else the replica needs.
+pub async fn spawn_replica(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> Replica {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: app.database.url.clone(),
+        dev: true,
+        health_check_interval_ms: 200,
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    assert!(
+        settings.secret_key.is_some(),
+        "a replica needs the first server's secret key"
+    );
+    let application = Application::build(&settings).await.expect("replica builds");
+    let addr = application.local_addr();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            application
+                .run_until_stopped(shutdown)
+                .await
+                .expect("replica runs");
+        }
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the replica");
+    Replica {
+        addr,
+        channel,
+        shutdown,
+        server: Some(server),
+    }
+}
+
+impl Replica {
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

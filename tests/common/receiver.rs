@@ -18,7 +18,10 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the reply was ready (after the scripted delay), just before it is sent.
     pub at: Instant,
+    /// When the request arrived, before the scripted delay.
+    pub started: Instant,
 }
 
 impl Received {
@@ -65,6 +68,9 @@ struct Inner {
     script: Mutex<VecDeque<Reply>>,
     default: Mutex<Option<Reply>>,
     arrived: Notify,
+    /// Requests that reached the handler, including those still waiting out
+    /// a scripted delay (or cut off by a client that went away).
+    arrivals: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -126,6 +132,31 @@ impl TestReceiver {
         }
     }
 
+    /// How many requests reached the receiver so far, finished or not.
+    pub fn arrivals(&self) -> usize {
+        self.inner
+            .arrivals
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests reached the handler (a delayed reply
+    /// may still be pending), or panics at the deadline.
+    pub async fn wait_for_arrivals(&self, n: usize, deadline: Duration) {
+        let start = Instant::now();
+        loop {
+            let notified = self.inner.arrived.notified();
+            let arrivals = self.arrivals();
+            if arrivals >= n {
+                return;
+            }
+            let left = deadline.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                panic!("expected {n} requests to arrive within {deadline:?}, got {arrivals}");
+            }
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
     /// Asserts that no more than `n` requests arrive within `window`.
     pub async fn assert_stays_at(&self, n: usize, window: Duration) {
         tokio::time::sleep(window).await;
@@ -139,6 +170,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
+    inner
+        .arrivals
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    inner.arrived.notify_waiters();
     let reply = inner
         .script
         .lock()
@@ -154,6 +190,7 @@ async fn handle(
         headers,
         body,
         at: Instant::now(),
+        started,
     });
     inner.arrived.notify_waiters();
     let mut response = StatusCode::from_u16(reply.status)

@@ -1,0 +1,1397 @@
+//! The delivery engine from the outside: what a receiver gets (signed
+//! Standard Webhooks requests, extra signature profiles, custom headers),
+//! retries and Retry-After, dead letters and RetryDelivery, ReplayEvents,
+//! 410 Gone, ordered subscriptions, secret rotation, a crash mid-send, and
+//! two replicas sharing one Postgres queue.
+
+mod common;
+
+use base64::Engine;
+use common::receiver::{Received, Reply, TestReceiver, verify_standard};
+use common::{
+    Backend, TestApp, TestDatabase, assert_status, authed, postgres_url, spawn_app, spawn_app_with,
+    spawn_replica, wait_until,
+};
+use hmac::{Hmac, Mac};
+use hookrelay::config::Settings;
+use hookrelay::domain::SecretCipher;
+use hookrelay::proto::{
+    Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest,
+    Delivery, DeliveryAttempt, DeliveryStatus, Event, EventType, GetDeliveryRequest,
+    GetSubscriptionRequest, ListDeliveriesRequest, ListDeliveryAttemptsRequest,
+    PublishEventRequest, PublishEventResponse, ReplayEventsRequest, RetryDeliveryRequest,
+    RetryPolicy, RotateSubscriptionSecretRequest, SignatureAlgorithm, SignatureProfile,
+    Subscription, delivery_service_client::DeliveryServiceClient, event::Payload,
+    event_service_client::EventServiceClient,
+};
+use prost_types::Duration as PbDuration;
+use std::collections::{BTreeMap, HashSet};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tonic::Code;
+use tonic::transport::Channel;
+
+const EVENT_TYPE: &str = "invoice.paid";
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn deliveries(channel: Channel) -> DeliveryServiceClient<Channel> {
+    DeliveryServiceClient::new(channel)
+}
+
+fn events(channel: Channel) -> EventServiceClient<Channel> {
+    EventServiceClient::new(channel)
+}
+
+fn secs(seconds: i64) -> PbDuration {
+    PbDuration { seconds, nanos: 0 }
+}
+
+/// `max_attempts` attempts, 1 s apart (the smallest delay a policy allows).
+fn fast_retries(max_attempts: u32) -> Option<RetryPolicy> {
+    Some(RetryPolicy {
+        max_attempts,
+        initial_delay: Some(secs(1)),
+        max_delay: Some(secs(60)),
+        backoff: Backoff::Fixed as i32,
+    })
+}
+
+/// A subscription of `invoice.paid` to `url`, named after its path.
+fn subscription_to(url: String) -> Subscription {
+    let name = url
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("receiver")
+        .to_owned();
+    Subscription {
+        name,
+        url,
+        event_types: vec![EVENT_TYPE.to_owned()],
+        retry_policy: fast_retries(3),
+        ..Default::default()
+    }
+}
+
+fn event(data: serde_json::Value) -> Event {
+    Event {
+        r#type: EVENT_TYPE.to_owned(),
+        payload: Some(Payload::DataJson(data.to_string())),
+        ..Default::default()
+    }
+}
+
+async fn register_event_type(channel: Channel, token: &str) {
+    hookrelay::proto::event_type_service_client::EventTypeServiceClient::new(channel)
+        .create_event_type(authed(
+            token,
+            CreateEventTypeRequest {
+                event_type: Some(EventType {
+                    name: EVENT_TYPE.to_owned(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .expect("create the event type");
+}
+
+/// Creates a subscription; returns it with its signing secret.
+async fn create_subscription(
+    channel: Channel,
+    token: &str,
+    subscription: Subscription,
+) -> (Subscription, String) {
+    let response =
+        hookrelay::proto::subscription_service_client::SubscriptionServiceClient::new(channel)
+            .create_subscription(authed(
+                token,
+                CreateSubscriptionRequest {
+                    subscription: Some(subscription),
+                    secret: String::new(),
+                },
+            ))
+            .await
+            .expect("create the subscription")
+            .into_inner();
+    (
+        response.subscription.expect("subscription in response"),
+        response.secret,
+    )
+}
+
+/// A started app with the event type registered.
+async fn app_with_type(backend: Backend) -> TestApp {
+    let app = spawn_app(backend).await;
+    register_event_type(app.channel(), &app.tenant.token).await;
+    app
+}
+
+async fn subscribe(app: &TestApp, subscription: Subscription) -> (Subscription, String) {
+    create_subscription(app.channel(), &app.tenant.token, subscription).await
+}
+
+async fn publish(app: &TestApp, data: serde_json::Value) -> PublishEventResponse {
+    events(app.channel())
+        .publish_event(app.req(PublishEventRequest {
+            event: Some(event(data)),
+        }))
+        .await
+        .expect("publish")
+        .into_inner()
+}
+
+/// Publishes and returns the event id, checking it fanned out to `fanout`.
+async fn publish_to(app: &TestApp, data: serde_json::Value, fanout: u32) -> String {
+    let published = publish(app, data).await;
+    assert_eq!(
+        published.subscription_count, fanout,
+        "fan-out of {published:?}"
+    );
+    published.event.expect("event in response").id
+}
+
+async fn list_deliveries(
+    channel: Channel,
+    token: &str,
+    request: ListDeliveriesRequest,
+) -> Vec<Delivery> {
+    deliveries(channel)
+        .list_deliveries(authed(
+            token,
+            ListDeliveriesRequest {
+                page_size: 1000,
+                ..request
+            },
+        ))
+        .await
+        .expect("list deliveries")
+        .into_inner()
+        .deliveries
+}
+
+/// The deliveries of one event.
+async fn deliveries_of_event(app: &TestApp, event_id: &str) -> Vec<Delivery> {
+    list_deliveries(
+        app.channel(),
+        &app.tenant.token,
+        ListDeliveriesRequest {
+            event_id: event_id.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Waits until `check` holds for the single delivery of `event_id` (read
+/// with `channel`), or panics with the last state seen.
+async fn wait_for_delivery(
+    channel: Channel,
+    token: &str,
+    event_id: &str,
+    deadline: Duration,
+    check: impl Fn(&Delivery) -> bool,
+) -> Delivery {
+    let started = Instant::now();
+    loop {
+        let found = list_deliveries(
+            channel.clone(),
+            token,
+            ListDeliveriesRequest {
+                event_id: event_id.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(found.len() <= 1, "one delivery per event here: {found:?}");
+        let last = found.into_iter().next();
+        match last {
+            Some(delivery) if check(&delivery) => return delivery,
+            last => assert!(
+                started.elapsed() < deadline,
+                "delivery of {event_id} did not reach the expected state within {deadline:?}; last seen: {last:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn status_is(status: DeliveryStatus) -> impl Fn(&Delivery) -> bool {
+    move |d| d.status == status as i32
+}
+
+async fn wait_for_status(
+    app: &TestApp,
+    event_id: &str,
+    status: DeliveryStatus,
+    deadline: Duration,
+) -> Delivery {
+    wait_for_delivery(
+        app.channel(),
+        &app.tenant.token,
+        event_id,
+        deadline,
+        status_is(status),
+    )
+    .await
+}
+
+async fn attempts_of(app: &TestApp, delivery_id: &str) -> Vec<DeliveryAttempt> {
+    deliveries(app.channel())
+        .list_delivery_attempts(app.req(ListDeliveryAttemptsRequest {
+            delivery_id: delivery_id.to_owned(),
+            page_size: 100,
+            ..Default::default()
+        }))
+        .await
+        .expect("list attempts")
+        .into_inner()
+        .attempts
+}
+
+fn hmac_hex<M: Mac + hmac::digest::KeyInit>(key: &[u8], body: &[u8]) -> String {
+    let mut mac = <M as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn webhook_id(received: &Received) -> String {
+    received
+        .header("webhook-id")
+        .expect("webhook-id header")
+        .to_owned()
+}
+
+/// Case-insensitive lookup in a recorded header map.
+fn recorded<'a>(headers: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn duration_of(attempt: &DeliveryAttempt) -> Duration {
+    let d = attempt.duration.expect("attempt duration");
+    Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------------------
+// 1. What arrives: signed, with profiles and custom headers; what is recorded.
+// ---------------------------------------------------------------------------
+
+async fn signed_delivery(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    let (hub, hub_secret) = subscribe(
+        &app,
+        Subscription {
+            headers: BTreeMap::from([
+                ("X-Custom-Header".to_owned(), "custom value".to_owned()),
+                ("x-tenant-tag".to_owned(), "blue".to_owned()),
+            ]),
+            signature: Some(SignatureProfile {
+                header: "X-Hub-Signature-256".to_owned(),
+                algorithm: SignatureAlgorithm::HmacSha256Hex as i32,
+                prefix: "sha256=".to_owned(),
+                algorithm_header: String::new(),
+            }),
+            ..subscription_to(receiver.url("/hub"))
+        },
+    )
+    .await;
+    let (sha512, sha512_secret) = subscribe(
+        &app,
+        Subscription {
+            signature: Some(SignatureProfile {
+                header: "X-Webhook-Hmac".to_owned(),
+                algorithm: SignatureAlgorithm::HmacSha512Hex as i32,
+                prefix: String::new(),
+                algorithm_header: "X-Webhook-Hmac-Algorithm".to_owned(),
+            }),
+            ..subscription_to(receiver.url("/sha512"))
+        },
+    )
+    .await;
+    assert!(hub_secret.starts_with("whsec_"), "{hub_secret}");
+
+    let data = serde_json::json!({"amount": 42, "currency": "EUR"});
+    let event_id = publish_to(&app, data.clone(), 2).await;
+    let received = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 2, "{received:?}");
+    let by_path = |path: &str| -> &Received {
+        received
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("nothing arrived at {path}"))
+    };
+    let (at_hub, at_sha512) = (by_path("/hub"), by_path("/sha512"));
+
+    for (request, secret) in [(at_hub, &hub_secret), (at_sha512, &sha512_secret)] {
+        assert_eq!(request.header("webhook-id"), Some(event_id.as_str()));
+        let timestamp: i64 = request
+            .header("webhook-timestamp")
+            .expect("webhook-timestamp")
+            .parse()
+            .expect("webhook-timestamp is unix seconds");
+        assert!(
+            (unix_now() - timestamp).abs() <= 30,
+            "webhook-timestamp {timestamp} is not close to now"
+        );
+        assert_eq!(
+            verify_standard(secret, request),
+            1,
+            "webhook-signature {:?} does not verify with the subscription's secret",
+            request.header("webhook-signature")
+        );
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        let body = request.json();
+        assert_eq!(body["id"], event_id.as_str());
+        assert_eq!(body["type"], EVENT_TYPE);
+        assert_eq!(body["data"], data);
+        let timestamp = body["timestamp"].as_str().expect("timestamp in the body");
+        chrono::DateTime::parse_from_rfc3339(timestamp).expect("RFC 3339 timestamp");
+    }
+
+    // The GitHub-style profile: hex HMAC-SHA256 of the body, keyed with the
+    // secret string as the user holds it.
+    let expected = format!(
+        "sha256={}",
+        hmac_hex::<Hmac<sha2::Sha256>>(hub_secret.as_bytes(), &at_hub.body)
+    );
+    assert_eq!(
+        at_hub.header("x-hub-signature-256"),
+        Some(expected.as_str())
+    );
+    assert_eq!(at_hub.header("x-custom-header"), Some("custom value"));
+    assert_eq!(at_hub.header("x-tenant-tag"), Some("blue"));
+    assert_eq!(at_hub.header("x-webhook-hmac"), None);
+
+    let expected = hmac_hex::<Hmac<sha2::Sha512>>(sha512_secret.as_bytes(), &at_sha512.body);
+    assert_eq!(at_sha512.header("x-webhook-hmac"), Some(expected.as_str()));
+    assert_eq!(at_sha512.header("x-webhook-hmac-algorithm"), Some("sha512"));
+    assert_eq!(at_sha512.header("x-hub-signature-256"), None);
+    assert_eq!(at_sha512.header("x-custom-header"), None);
+
+    // Both deliveries succeed on the first attempt.
+    let ok = wait_until(Duration::from_secs(10), || async {
+        deliveries_of_event(&app, &event_id)
+            .await
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Succeeded as i32)
+            .count()
+            == 2
+    })
+    .await;
+    assert!(
+        ok,
+        "deliveries did not succeed: {:?}",
+        deliveries_of_event(&app, &event_id).await
+    );
+    let found = deliveries_of_event(&app, &event_id).await;
+    let hub_delivery = found
+        .iter()
+        .find(|d| d.subscription_id == hub.id)
+        .expect("a delivery to the hub subscription");
+    assert!(found.iter().any(|d| d.subscription_id == sha512.id));
+    for delivery in &found {
+        assert_eq!(delivery.attempts, 1, "{delivery:?}");
+        assert_eq!(delivery.last_status_code, 204, "{delivery:?}");
+        assert_eq!(delivery.last_error, "", "{delivery:?}");
+        assert_eq!(delivery.event_type, EVENT_TYPE);
+        assert!(delivery.next_attempt_time.is_none(), "{delivery:?}");
+    }
+    let got = deliveries(app.channel())
+        .get_delivery(app.req(GetDeliveryRequest {
+            id: hub_delivery.id.clone(),
+        }))
+        .await
+        .expect("get delivery")
+        .into_inner()
+        .delivery
+        .expect("delivery");
+    assert_eq!(&got, hub_delivery);
+
+    // The attempt is recorded with its headers, the signatures redacted.
+    let attempts = attempts_of(&app, &hub_delivery.id).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    let attempt = &attempts[0];
+    assert_eq!(attempt.attempt_number, 1);
+    assert_eq!(attempt.delivery_id, hub_delivery.id);
+    assert_eq!(attempt.response_status_code, 204);
+    assert_eq!(attempt.error, "");
+    let took = duration_of(attempt);
+    assert!(
+        took > Duration::ZERO && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert!(attempt.create_time.is_some());
+    let headers = &attempt.request_headers;
+    assert_eq!(recorded(headers, "webhook-id"), Some(event_id.as_str()));
+    assert_eq!(
+        recorded(headers, "webhook-timestamp"),
+        at_hub.header("webhook-timestamp")
+    );
+    assert_eq!(recorded(headers, "content-type"), Some("application/json"));
+    assert_eq!(recorded(headers, "x-custom-header"), Some("custom value"));
+    let real_signature = at_hub.header("webhook-signature").unwrap();
+    let real_hub_signature = at_hub.header("x-hub-signature-256").unwrap();
+    let stored_signature = recorded(headers, "webhook-signature").expect("signature recorded");
+    let stored_hub = recorded(headers, "x-hub-signature-256").expect("profile header recorded");
+    assert_ne!(stored_signature, real_signature);
+    assert_ne!(stored_hub, real_hub_signature);
+    let signature_part = real_signature.trim_start_matches("v1,");
+    let hex_part = real_hub_signature.trim_start_matches("sha256=");
+    for (name, value) in headers {
+        assert!(
+            !value.contains(signature_part) && !value.contains(hex_part),
+            "recorded header {name} leaks a signature: {value}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. The official Standard Webhooks library (Python) accepts what we send.
+// ---------------------------------------------------------------------------
+
+/// `tests/receivers/standardwebhooks_receiver.py`, running.
+struct PythonVerifier {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl PythonVerifier {
+    async fn start(port: u16, secret: &str) -> Self {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/receivers/standardwebhooks_receiver.py"
+        );
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .env("WEBHOOK_SECRET", secret)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "this test needs python3 with the standardwebhooks package \
+                     (pip install standardwebhooks); starting python3 failed: {err}"
+                )
+            });
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().unwrap();
+        tokio::spawn({
+            let lines = Arc::clone(&lines);
+            async move {
+                let mut reader = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    lines.lock().unwrap().push(line);
+                }
+            }
+        });
+        let mut err_pipe = child.stderr.take().unwrap();
+        tokio::spawn({
+            let stderr = Arc::clone(&stderr);
+            async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err_pipe.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    stderr
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let mut verifier = Self {
+            child,
+            lines,
+            stderr,
+        };
+        let started = Instant::now();
+        loop {
+            if verifier.lines().iter().any(|l| l.starts_with("LISTENING")) {
+                return verifier;
+            }
+            if let Some(status) = verifier.child.try_wait().unwrap() {
+                // Let the stderr reader catch up before reporting.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!(
+                    "the Python Standard Webhooks receiver exited ({status}) before listening; \
+                     it needs python3 and `pip install standardwebhooks`. stderr:\n{}",
+                    verifier.stderr.lock().unwrap()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the Python receiver did not start listening within 15 s; stderr:\n{}",
+                verifier.stderr.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
+            .collect()
+    }
+}
+
+/// A bare HTTP/1.1 POST; returns the status code.
+async fn raw_post(port: u16, headers: &[(&str, String)], body: &str) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut request = format!(
+        "POST /webhooks HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+}
+
+async fn standard_webhooks_library_verifies(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let port = free_port();
+    let (_, secret) = subscribe(
+        &app,
+        subscription_to(format!("http://127.0.0.1:{port}/webhooks")),
+    )
+    .await;
+    let verifier = PythonVerifier::start(port, &secret).await;
+
+    // The verifier does reject: a request signed with another key fails.
+    let forged = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let status = raw_post(
+        port,
+        &[
+            ("webhook-id", "msg_forged".to_owned()),
+            ("webhook-timestamp", unix_now().to_string()),
+            ("webhook-signature", format!("v1,{forged}")),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        status, 500,
+        "the Python verifier accepted a forged signature"
+    );
+    let rejected = wait_until(Duration::from_secs(5), || async {
+        verifier.with_prefix("INVALID ").len() == 1
+    })
+    .await;
+    assert!(rejected, "no INVALID line: {:?}", verifier.lines());
+
+    let mut published = Vec::new();
+    for n in 0..3 {
+        published.push(publish_to(&app, serde_json::json!({"n": n}), 1).await);
+    }
+    let ok = wait_until(Duration::from_secs(20), || async {
+        verifier.with_prefix("VERIFIED ").len() >= 3
+    })
+    .await;
+    assert!(
+        ok,
+        "the Standard Webhooks library did not verify 3 webhooks; its output: {:?}; stderr: {}",
+        verifier.lines(),
+        verifier.stderr.lock().unwrap()
+    );
+    let verified: HashSet<String> = verifier.with_prefix("VERIFIED ").into_iter().collect();
+    let expected: HashSet<String> = published.iter().cloned().collect();
+    assert_eq!(verified, expected);
+    assert_eq!(
+        verifier.with_prefix("INVALID ").len(),
+        1,
+        "only the forged request may fail: {:?}",
+        verifier.lines()
+    );
+    for event_id in &published {
+        wait_for_status(
+            &app,
+            event_id,
+            DeliveryStatus::Succeeded,
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. and 4. Retries on the policy, and Retry-After.
+// ---------------------------------------------------------------------------
+
+async fn retries_until_success(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::status(500), Reply::status(500)]);
+    let (_, secret) = subscribe(&app, subscription_to(receiver.url("/flaky"))).await;
+    let event_id = publish_to(&app, serde_json::json!({"retry": true}), 1).await;
+
+    let received = receiver.wait_for(3, Duration::from_secs(15)).await;
+    let delivery = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Succeeded,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(delivery.attempts, 3, "{delivery:?}");
+    assert_eq!(delivery.last_status_code, 204);
+    assert_eq!(delivery.last_error, "");
+
+    for request in &received {
+        assert_eq!(webhook_id(request), event_id, "webhook-id is stable");
+        assert_eq!(verify_standard(&secret, request), 1);
+    }
+    for pair in received.windows(2) {
+        let gap = pair[1].started.duration_since(pair[0].at);
+        assert!(
+            gap >= Duration::from_millis(750),
+            "retry came after {gap:?}, the policy waits 1 s (±20 %)"
+        );
+    }
+
+    let attempts = attempts_of(&app, &delivery.id).await;
+    let numbers: Vec<u32> = attempts.iter().map(|a| a.attempt_number).collect();
+    let statuses: Vec<u32> = attempts.iter().map(|a| a.response_status_code).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(statuses, [500, 500, 204]);
+    for attempt in &attempts {
+        assert_eq!(
+            recorded(&attempt.request_headers, "webhook-id"),
+            Some(event_id.as_str())
+        );
+    }
+    for failed in &attempts[..2] {
+        assert!(
+            failed.error.contains("500"),
+            "a non-2xx attempt's error describes it: {failed:?}"
+        );
+    }
+    assert_eq!(attempts[2].error, "");
+    receiver
+        .assert_stays_at(3, Duration::from_millis(300))
+        .await;
+}
+
+async fn retry_after_is_honoured(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::status(429).with_header("retry-after", "3")]);
+    subscribe(&app, subscription_to(receiver.url("/limited"))).await;
+    let event_id = publish_to(&app, serde_json::json!({"limited": true}), 1).await;
+
+    let received = receiver.wait_for(2, Duration::from_secs(15)).await;
+    // The retry is scheduled after the 429 response was read, which the
+    // receiver timestamps just before sending it.
+    let gap = received[1].started.duration_since(received[0].at);
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "Retry-After: 3 asked for 3 s, the retry came after {gap:?}"
+    );
+    assert!(gap < Duration::from_secs(8), "retry took {gap:?}");
+    let delivery = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Succeeded,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(delivery.attempts, 2);
+    let statuses: Vec<u32> = attempts_of(&app, &delivery.id)
+        .await
+        .iter()
+        .map(|a| a.response_status_code)
+        .collect();
+    assert_eq!(statuses, [429, 204]);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Dead letter, then RetryDelivery.
+// ---------------------------------------------------------------------------
+
+async fn dead_letter_then_retry(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(500));
+    subscribe(
+        &app,
+        Subscription {
+            retry_policy: fast_retries(2),
+            ..subscription_to(receiver.url("/down"))
+        },
+    )
+    .await;
+    let event_id = publish_to(&app, serde_json::json!({"dead": "letter"}), 1).await;
+
+    let failed = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Failed,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(failed.attempts, 2, "{failed:?}");
+    assert_eq!(failed.last_status_code, 500);
+    assert!(failed.last_error.contains("500"), "{failed:?}");
+    assert!(failed.next_attempt_time.is_none(), "{failed:?}");
+    // Exhausted: no third attempt.
+    receiver.wait_for(2, Duration::from_secs(5)).await;
+    receiver
+        .assert_stays_at(2, Duration::from_millis(1500))
+        .await;
+
+    receiver.set_default(Reply::status(204));
+    let retried = deliveries(app.channel())
+        .retry_delivery(app.req(RetryDeliveryRequest {
+            id: failed.id.clone(),
+        }))
+        .await
+        .expect("retry a failed delivery")
+        .into_inner()
+        .delivery
+        .expect("delivery");
+    assert_eq!(retried.id, failed.id);
+    // PENDING, unless the woken dispatcher already claimed it.
+    assert!(
+        [
+            DeliveryStatus::Pending as i32,
+            DeliveryStatus::InFlight as i32
+        ]
+        .contains(&retried.status),
+        "{retried:?}"
+    );
+    let received = receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(webhook_id(&received[2]), event_id);
+    let succeeded = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Succeeded,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(succeeded.id, failed.id);
+    assert_eq!(succeeded.last_status_code, 204);
+    assert_eq!(attempts_of(&app, &failed.id).await.len(), 3);
+
+    assert_status(
+        deliveries(app.channel())
+            .retry_delivery(app.req(RetryDeliveryRequest {
+                id: failed.id.clone(),
+            }))
+            .await,
+        Code::FailedPrecondition,
+        &failed.id,
+    );
+    let unknown = format!("dlv_{}", ulid::Ulid::new());
+    assert_status(
+        deliveries(app.channel())
+            .retry_delivery(app.req(RetryDeliveryRequest {
+                id: unknown.clone(),
+            }))
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    receiver
+        .assert_stays_at(3, Duration::from_millis(300))
+        .await;
+}
+
+// ---------------------------------------------------------------------------
+// 6. ReplayEvents.
+// ---------------------------------------------------------------------------
+
+async fn replay_events(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    let (subscription, _) = subscribe(&app, subscription_to(receiver.url("/replay"))).await;
+    let first = publish_to(&app, serde_json::json!({"n": 1}), 1).await;
+    let second = publish_to(&app, serde_json::json!({"n": 2}), 1).await;
+    for event_id in [&first, &second] {
+        wait_for_status(
+            &app,
+            event_id,
+            DeliveryStatus::Succeeded,
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+    assert_eq!(receiver.received().len(), 2);
+
+    let replay = |only_failed: bool| {
+        let app = &app;
+        let id = subscription.id.clone();
+        async move {
+            deliveries(app.channel())
+                .replay_events(app.req(ReplayEventsRequest {
+                    subscription_id: id,
+                    only_failed,
+                    ..Default::default()
+                }))
+                .await
+                .expect("replay")
+                .into_inner()
+                .delivery_count
+        }
+    };
+    assert_eq!(replay(false).await, 2);
+    let received = receiver.wait_for(4, Duration::from_secs(10)).await;
+    let replayed: HashSet<String> = received[2..].iter().map(webhook_id).collect();
+    assert_eq!(replayed, HashSet::from([first.clone(), second.clone()]));
+
+    let all_succeeded = wait_until(Duration::from_secs(10), || async {
+        let found = list_deliveries(
+            app.channel(),
+            &app.tenant.token,
+            ListDeliveriesRequest {
+                subscription_id: subscription.id.clone(),
+                status: DeliveryStatus::Succeeded as i32,
+                ..Default::default()
+            },
+        )
+        .await;
+        found.len() == 4
+    })
+    .await;
+    assert!(all_succeeded, "the replayed deliveries did not succeed");
+
+    assert_eq!(replay(true).await, 0, "nothing failed, nothing to replay");
+    receiver
+        .assert_stays_at(4, Duration::from_millis(500))
+        .await;
+}
+
+// ---------------------------------------------------------------------------
+// 7. 410 Gone disables the subscription.
+// ---------------------------------------------------------------------------
+
+async fn gone_disables_subscription(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(410));
+    let (subscription, _) = subscribe(&app, subscription_to(receiver.url("/gone"))).await;
+    let event_id = publish_to(&app, serde_json::json!({"gone": true}), 1).await;
+
+    let get = || async {
+        app.subscriptions()
+            .get_subscription(app.req(GetSubscriptionRequest {
+                id: subscription.id.clone(),
+            }))
+            .await
+            .expect("get subscription")
+            .into_inner()
+            .subscription
+            .expect("subscription")
+    };
+    let disabled = wait_until(Duration::from_secs(10), || async {
+        get().await.enabled == Some(false)
+    })
+    .await;
+    assert!(disabled, "410 did not disable: {:?}", get().await);
+    let current = get().await;
+    assert!(
+        current.disabled_reason.contains("410"),
+        "disabled_reason: {:?}",
+        current.disabled_reason
+    );
+
+    let delivery = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Failed,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(delivery.attempts, 1, "410 is not retried: {delivery:?}");
+    assert_eq!(delivery.last_status_code, 410);
+
+    let later = publish(&app, serde_json::json!({"after": "disable"})).await;
+    assert_eq!(later.subscription_count, 0);
+    receiver
+        .assert_stays_at(1, Duration::from_millis(500))
+        .await;
+}
+
+// ---------------------------------------------------------------------------
+// 8. Ordered subscriptions: publish order, one at a time.
+// ---------------------------------------------------------------------------
+
+async fn ordered_delivery(backend: Backend) {
+    const COUNT: u64 = 20;
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script(
+        std::iter::once(Reply::status(500)).chain(
+            (0..COUNT).map(|_| {
+                Reply::status(204).after(Duration::from_millis(rand::random_range(0..30)))
+            }),
+        ),
+    );
+    subscribe(
+        &app,
+        Subscription {
+            ordered: true,
+            ..subscription_to(receiver.url("/ordered"))
+        },
+    )
+    .await;
+
+    // Half in one batch (ids minted within the same millisecond), half one by one.
+    let batch: Vec<Event> = (0..COUNT / 2)
+        .map(|seq| event(serde_json::json!({"seq": seq})))
+        .collect();
+    let results = events(app.channel())
+        .batch_publish_events(app.req(BatchPublishEventsRequest { events: batch }))
+        .await
+        .expect("batch publish")
+        .into_inner()
+        .results;
+    assert!(results.iter().all(|r| r.subscription_count == 1));
+    for seq in COUNT / 2..COUNT {
+        publish_to(&app, serde_json::json!({"seq": seq}), 1).await;
+    }
+
+    let received = receiver
+        .wait_for(COUNT as usize + 1, Duration::from_secs(20))
+        .await;
+    let sequence: Vec<u64> = received
+        .iter()
+        .map(|r| r.json()["data"]["seq"].as_u64().expect("seq"))
+        .collect();
+    let expected: Vec<u64> = std::iter::once(0).chain(0..COUNT).collect();
+    assert_eq!(
+        sequence, expected,
+        "an ordered subscription gets events in publish order (the first one twice: it failed once)"
+    );
+    let mut by_start = received.clone();
+    by_start.sort_by_key(|r| r.started);
+    for pair in by_start.windows(2) {
+        assert!(
+            pair[1].started >= pair[0].at,
+            "two requests to an ordered subscription overlapped: seq {} began before seq {} was answered",
+            pair[1].json()["data"]["seq"],
+            pair[0].json()["data"]["seq"]
+        );
+    }
+    receiver
+        .assert_stays_at(COUNT as usize + 1, Duration::from_millis(300))
+        .await;
+}
+
+// ---------------------------------------------------------------------------
+// 9. Secret rotation: both secrets sign during the overlap, only the new after.
+// ---------------------------------------------------------------------------
+
+async fn rotation_overlap(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    let (subscription, original) = subscribe(
+        &app,
+        Subscription {
+            signature: Some(SignatureProfile {
+                header: "X-Hub-Signature-256".to_owned(),
+                algorithm: SignatureAlgorithm::HmacSha256Hex as i32,
+                prefix: "sha256=".to_owned(),
+                algorithm_header: String::new(),
+            }),
+            ..subscription_to(receiver.url("/rotating"))
+        },
+    )
+    .await;
+    let rotate = |overlap: i64| {
+        let app = &app;
+        let id = subscription.id.clone();
+        async move {
+            app.subscriptions()
+                .rotate_subscription_secret(app.req(RotateSubscriptionSecretRequest {
+                    id,
+                    secret: String::new(),
+                    overlap: Some(secs(overlap)),
+                }))
+                .await
+                .expect("rotate")
+                .into_inner()
+                .secret
+        }
+    };
+    let signatures = |r: &Received| r.header("webhook-signature").unwrap().split(' ').count();
+
+    let second = rotate(3600).await;
+    assert_ne!(second, original);
+    publish_to(&app, serde_json::json!({"during": "overlap"}), 1).await;
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let during = &received[0];
+    assert_eq!(
+        signatures(during),
+        2,
+        "{:?}",
+        during.header("webhook-signature")
+    );
+    assert_eq!(
+        verify_standard(&original, during),
+        1,
+        "the old secret verifies"
+    );
+    assert_eq!(
+        verify_standard(&second, during),
+        1,
+        "the new secret verifies"
+    );
+    let expected = format!(
+        "sha256={}",
+        hmac_hex::<Hmac<sha2::Sha256>>(second.as_bytes(), &during.body)
+    );
+    assert_eq!(
+        during.header("x-hub-signature-256"),
+        Some(expected.as_str()),
+        "the profile signs with the current secret"
+    );
+
+    let third = rotate(0).await;
+    publish_to(&app, serde_json::json!({"after": "overlap"}), 1).await;
+    let received = receiver.wait_for(2, Duration::from_secs(10)).await;
+    let after = &received[1];
+    assert_eq!(
+        signatures(after),
+        1,
+        "{:?}",
+        after.header("webhook-signature")
+    );
+    assert_eq!(
+        verify_standard(&third, after),
+        1,
+        "the newest secret verifies"
+    );
+    assert_eq!(
+        verify_standard(&second, after),
+        0,
+        "no overlap: the previous secret is out"
+    );
+    assert_eq!(verify_standard(&original, after), 0);
+}
+
+// ---------------------------------------------------------------------------
+// 10. A process killed mid-send: the lease expires, a restart delivers.
+// ---------------------------------------------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
+
+fn cli(args: &[&str], database_url: &str) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .env("HOOKRELAY_DATABASE_URL", database_url)
+        .env_remove("HOOKRELAY_TEST_DATABASE_URL")
+        .output()
+        .expect("run hookrelay")
+}
+
+/// Creates tenant `acme` and a full key with the CLI; returns the token.
+fn bootstrap(database_url: &str) -> String {
+    let tenant = cli(&["tenants", "create", "acme"], database_url);
+    assert!(
+        tenant.status.success(),
+        "tenants create: {}",
+        String::from_utf8_lossy(&tenant.stderr)
+    );
+    let key = cli(
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "acme",
+            "--capabilities",
+            "manage,publish,read",
+        ],
+        database_url,
+    );
+    assert!(
+        key.status.success(),
+        "keys create: {}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let out = String::from_utf8_lossy(&key.stdout).into_owned();
+    out.lines().last().expect("a token").trim().to_owned()
+}
+
+/// `hookrelay serve --dev` as a child process.
+struct ServeProcess {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl ServeProcess {
+    async fn start(database_url: &str, secret_key: &str) -> Self {
+        let port = free_port();
+        let mut child = tokio::process::Command::new(BIN)
+            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOOKRELAY_DATABASE_URL", database_url)
+            .env("HOOKRELAY_SECRET_KEY", secret_key)
+            .env("HOOKRELAY_DISPATCH__LEASE_MS", "2000")
+            .env("HOOKRELAY_SHUTDOWN_GRACE_MS", "1000")
+            .env_remove("HOOKRELAY_TEST_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn hookrelay serve");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("hookrelay serve exited early: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "hookrelay serve did not start listening"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, port }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://127.0.0.1:{}", self.port))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to hookrelay serve")
+    }
+
+    /// SIGKILL: no shutdown, no release, nothing flushed.
+    async fn kill(mut self) {
+        self.child.kill().await.expect("kill -9");
+    }
+}
+
+async fn crash_mid_flight(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let token = bootstrap(&database.url);
+    let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
+    let receiver = TestReceiver::start().await;
+    // The first request hangs far longer than the lease; the rest are quick.
+    receiver.script([Reply::status(204).after(Duration::from_secs(30))]);
+
+    let first = ServeProcess::start(&database.url, &secret_key).await;
+    let channel = first.channel().await;
+    register_event_type(channel.clone(), &token).await;
+    let (_, secret) = create_subscription(
+        channel.clone(),
+        &token,
+        subscription_to(receiver.url("/slow")),
+    )
+    .await;
+    let event_id = events(channel.clone())
+        .publish_event(authed(
+            &token,
+            PublishEventRequest {
+                event: Some(event(serde_json::json!({"crash": "test"}))),
+            },
+        ))
+        .await
+        .expect("publish")
+        .into_inner()
+        .event
+        .expect("event")
+        .id;
+
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    let in_flight = wait_for_delivery(
+        channel.clone(),
+        &token,
+        &event_id,
+        Duration::from_secs(5),
+        status_is(DeliveryStatus::InFlight),
+    )
+    .await;
+    first.kill().await;
+    drop(channel);
+
+    let restarted = Instant::now();
+    let second = ServeProcess::start(&database.url, &secret_key).await;
+    let received = receiver.wait_for(1, Duration::from_secs(15)).await;
+    let elapsed = restarted.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "the crashed delivery came back only after {elapsed:?}"
+    );
+    let redelivered = &received[0];
+    assert_eq!(webhook_id(redelivered), event_id);
+    assert_eq!(
+        verify_standard(&secret, redelivered),
+        1,
+        "the restarted server signs with the same secret"
+    );
+    let channel = second.channel().await;
+    let delivery = wait_for_delivery(
+        channel,
+        &token,
+        &event_id,
+        Duration::from_secs(10),
+        status_is(DeliveryStatus::Succeeded),
+    )
+    .await;
+    assert_eq!(delivery.id, in_flight.id);
+    assert_eq!(delivery.last_status_code, 204);
+    second.kill().await;
+}
+
+// ---------------------------------------------------------------------------
+// 11. Two replicas on one Postgres database: no duplicates, nothing lost.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn two_replicas_deliver_each_event_exactly_once() {
+    if postgres_url().is_none() {
+        eprintln!("skipped: {} is not set", common::TEST_DATABASE_ENV);
+        return;
+    }
+    const TOTAL: usize = 300;
+    let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
+    let configure = |settings: &mut Settings| {
+        settings.secret_key = Some(secret_key.clone());
+        // Small claims and a quick poll, so both replicas take part.
+        settings.dispatch.batch_size = 10;
+        settings.dispatch.poll_interval_ms = 50;
+    };
+    let app = spawn_app_with(Backend::Postgres, configure).await;
+    let mut replica = spawn_replica(&app, configure).await;
+    register_event_type(app.channel(), &app.tenant.token).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(204).after(Duration::from_millis(2)));
+    let (subscription, _) = subscribe(&app, subscription_to(receiver.url("/replicas"))).await;
+
+    // Publish through both replicas at once, so both dispatchers are woken.
+    let publish_batch = |channel: Channel, from: usize| {
+        let token = app.tenant.token.clone();
+        async move {
+            let batch = (from..from + 50)
+                .map(|n| event(serde_json::json!({"n": n})))
+                .collect();
+            events(channel)
+                .batch_publish_events(authed(&token, BatchPublishEventsRequest { events: batch }))
+                .await
+                .expect("batch publish")
+                .into_inner()
+                .results
+                .into_iter()
+                .map(|r| r.event.expect("event").id)
+                .collect::<Vec<String>>()
+        }
+    };
+    let mut published = HashSet::new();
+    for round in 0..TOTAL / 100 {
+        let (a, b) = tokio::join!(
+            publish_batch(app.channel(), round * 100),
+            publish_batch(replica.channel(), round * 100 + 50)
+        );
+        published.extend(a);
+        published.extend(b);
+    }
+    assert_eq!(published.len(), TOTAL);
+
+    receiver.wait_for(TOTAL, Duration::from_secs(60)).await;
+    let all_succeeded = wait_until(Duration::from_secs(20), || async {
+        list_deliveries(
+            app.channel(),
+            &app.tenant.token,
+            ListDeliveriesRequest {
+                subscription_id: subscription.id.clone(),
+                status: DeliveryStatus::Succeeded as i32,
+                ..Default::default()
+            },
+        )
+        .await
+        .len()
+            == TOTAL
+    })
+    .await;
+    assert!(all_succeeded, "not every delivery succeeded");
+    receiver
+        .assert_stays_at(TOTAL, Duration::from_millis(1000))
+        .await;
+
+    let received = receiver.received();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for request in &received {
+        *counts.entry(webhook_id(request)).or_default() += 1;
+    }
+    let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "delivered twice: {duplicated:?}");
+    let delivered: HashSet<String> = counts.into_keys().collect();
+    assert_eq!(delivered, published);
+    assert_eq!(received.len(), TOTAL);
+    let deliveries = list_deliveries(
+        app.channel(),
+        &app.tenant.token,
+        ListDeliveriesRequest {
+            subscription_id: subscription.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(deliveries.len(), TOTAL);
+    assert!(deliveries.iter().all(|d| d.attempts == 1));
+    replica.stop().await;
+}
+
+on_both_databases!(
+    signed_delivery,
+    standard_webhooks_library_verifies,
+    retries_until_success,
+    retry_after_is_honoured,
+    dead_letter_then_retry,
+    replay_events,
+    gone_disables_subscription,
+    ordered_delivery,
+    rotation_overlap,
+    crash_mid_flight,
+);
