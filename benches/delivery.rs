@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine;
 use clap::Parser;
-use hookrelay::config::Settings;
+use hookrelay::config::{Settings, SqliteSynchronous};
 use hookrelay::domain::{Capabilities, ResourceName, SecretCipher};
 use hookrelay::proto::{
     BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType,
@@ -53,6 +53,9 @@ struct Args {
     /// Publish at this steady rate (events/s) instead of as fast as possible.
     #[arg(long)]
     rate: Option<u64>,
+    /// SQLite durability: full (default) or normal.
+    #[arg(long, default_value = "full")]
+    sqlite_synchronous: String,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
@@ -182,6 +185,11 @@ async fn main() {
             base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key()),
         ),
         log_filter: "warn".to_owned(),
+        sqlite_synchronous: if args.sqlite_synchronous == "normal" {
+            SqliteSynchronous::Normal
+        } else {
+            SqliteSynchronous::Full
+        },
         ..Settings::default()
     };
     hookrelay::telemetry::init(settings.log_format, &settings.log_filter);

@@ -49,6 +49,9 @@ pub struct Settings {
     pub health_check_interval_ms: u64,
     /// How long shutdown waits for open connections before closing them.
     pub shutdown_grace_ms: u64,
+    /// SQLite durability: `full` (default) survives power loss; `normal` is
+    /// faster and may lose the last commits on power loss (never on a crash).
+    pub sqlite_synchronous: SqliteSynchronous,
     /// Maximum connections in the Postgres pool (SQLite always uses one writer).
     pub max_db_connections: u32,
 }
@@ -59,6 +62,13 @@ pub struct Quotas {
     pub subscriptions_per_scope: u64,
     pub subscriptions_per_tenant: u64,
     pub max_payload_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
 }
 
 /// The delivery engine's bounds.
@@ -117,6 +127,7 @@ impl Default for Settings {
             secret_rotation_overlap_secs: 24 * 3600,
             health_check_interval_ms: 5_000,
             shutdown_grace_ms: 10_000,
+            sqlite_synchronous: SqliteSynchronous::Full,
             max_db_connections: 10,
         }
     }

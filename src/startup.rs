@@ -2,7 +2,7 @@
 //! listener) and runs the gRPC server with health and reflection until one
 //! `CancellationToken` says stop.
 
-use crate::config::Settings;
+use crate::config::{Settings, SqliteSynchronous};
 use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient, listen_for_wake_ups};
 use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
 use crate::proto::{
@@ -216,9 +216,13 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Connects and migrates; shared by `serve` and the bootstrap commands.
 pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
-    let db = store::connect(&settings.database_url, settings.max_db_connections)
-        .await
-        .map_err(StartupError::Database)?;
+    let db = store::connect(
+        &settings.database_url,
+        settings.max_db_connections,
+        settings.sqlite_synchronous == SqliteSynchronous::Full,
+    )
+    .await
+    .map_err(StartupError::Database)?;
     store::migrate(&db).await.map_err(StartupError::Migration)?;
     Ok(db)
 }

@@ -26,8 +26,14 @@ pub fn micros_to_time(micros: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// Opens the pool. SQLite gets one connection: one process owns the file and
 /// funnelling every write through a single connection is what keeps
-/// SQLITE_BUSY away; WAL plus `synchronous=FULL` makes a commit durable.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+/// SQLITE_BUSY away; WAL plus `synchronous=FULL` makes a commit durable
+/// (`durable_commits = false` chooses NORMAL: faster, but the last commits
+/// may be lost on power failure, though never corrupted).
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    durable_commits: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(normalise_sqlite_url(url));
     options
         .sqlx_logging(false)
@@ -40,10 +46,14 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             // An in-memory database disappears with its last connection.
             .idle_timeout(None)
             .max_lifetime(None)
-            .map_sqlx_sqlite_opts(|opts| {
+            .map_sqlx_sqlite_opts(move |opts| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(if durable_commits {
+                        SqliteSynchronous::Full
+                    } else {
+                        SqliteSynchronous::Normal
+                    })
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
