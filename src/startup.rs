@@ -12,6 +12,7 @@ use crate::proto::{
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
 use crate::service::changes::ChangeFeed;
+use crate::service::publisher::Publisher;
 use crate::service::subscriptions::Quotas;
 use crate::store;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -86,6 +87,7 @@ impl Application {
             dispatch_settings(settings),
         );
         let state = AppState {
+            publisher: Publisher::start(db.clone()),
             db,
             cipher,
             dev: settings.dev,

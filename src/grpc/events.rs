@@ -27,7 +27,7 @@ impl EventApi {
         events: Vec<NewEvent>,
         paths: FieldPaths,
     ) -> Result<Vec<Published>, ServiceError> {
-        let published = events::publish(&self.state.db, caller, events, paths).await?;
+        let published = self.state.publisher.publish(caller, events, paths).await?;
         if published
             .iter()
             .any(|p| !p.duplicate && p.subscription_count > 0)

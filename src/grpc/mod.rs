@@ -20,6 +20,7 @@ pub use subscriptions::SubscriptionApi;
 use crate::dispatch::WebhookClient;
 use crate::domain::SecretCipher;
 use crate::service::changes::ChangeFeed;
+use crate::service::publisher::Publisher;
 use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub rotation_overlap: Duration,
     /// Largest accepted event payload, in bytes.
     pub max_payload_bytes: u64,
+    /// Group-commits publishes.
+    pub publisher: Publisher,
     /// Wakes the dispatcher as soon as a publish commits.
     pub dispatch_wake: Arc<Notify>,
     /// The shared webhook client, for SendTestEvent's synchronous attempt.

@@ -78,14 +78,9 @@ pub struct EventFilter {
     pub end_time: Option<i64>,
 }
 
-/// Publishes a batch atomically: either every event is stored with its
-/// deliveries, or (on any invalid event) none is.
-pub async fn publish<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    caller: &Caller,
-    mut events: Vec<NewEvent>,
-    paths: FieldPaths,
-) -> Result<Vec<Published>, ServiceError> {
+/// Checks what needs no database (capability, batch size, scope) before a
+/// publish goes to the [`Publisher`](super::publisher::Publisher).
+pub fn prepare(caller: &Caller, mut events: Vec<NewEvent>) -> Result<Vec<NewEvent>, ServiceError> {
     caller.require(Capability::Publish)?;
     if events.is_empty() {
         return Err(ServiceError::invalid(
@@ -102,12 +97,7 @@ pub async fn publish<C: ConnectionTrait + TransactionTrait>(
     for event in &mut events {
         event.scope = caller.effective_scope(event.scope.take())?;
     }
-    // A concurrent publish of the same caller id can win the insert race; a
-    // second pass then finds its event and reports a duplicate.
-    match publish_once(db, caller, &events, paths).await {
-        Err(ServiceError::AlreadyExists { .. }) => publish_once(db, caller, &events, paths).await,
-        other => other,
-    }
+    Ok(events)
 }
 
 /// Publishes one of hookrelay's own `hookrelay.*` events to a tenant. The
@@ -128,105 +118,134 @@ pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
         payload: data.to_string(),
         metadata: BTreeMap::new(),
     };
-    let published = insert_events(db, tenant_id, std::slice::from_ref(&event), None).await?;
+    let job = Job {
+        tenant_id: tenant_id.to_owned(),
+        events: vec![event],
+        catalog: None,
+    };
+    let mut results = write_jobs(db, std::slice::from_ref(&job)).await?;
+    let published = results.pop().unwrap_or_else(|| Ok(Vec::new()))?;
     Ok(published.iter().map(|p| p.subscription_count).sum())
 }
 
-async fn publish_once<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    caller: &Caller,
-    events: &[NewEvent],
-    paths: FieldPaths,
-) -> Result<Vec<Published>, ServiceError> {
-    insert_events(db, &caller.tenant_id, events, Some(paths)).await
+/// One publish request as the writer sees it.
+pub(super) struct Job {
+    pub tenant_id: String,
+    pub events: Vec<NewEvent>,
+    /// Check types and payloads against the catalog, naming fields this
+    /// way; `None` for hookrelay's own events.
+    pub catalog: Option<FieldPaths>,
 }
 
-/// `catalog`: check types and payloads against the tenant's catalog, naming
-/// fields this way in violations; `None` for hookrelay's own events.
-async fn insert_events<C: ConnectionTrait + TransactionTrait>(
+/// Writes a group of publish requests in one transaction with a fixed number
+/// of statements, however many requests and events: catalog, existing ids
+/// and subscriptions are each read once for the group, events and deliveries
+/// inserted in bulk. A request that fails validation gets its own error and
+/// the others proceed; a database error fails the whole group.
+pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    tenant_id: &str,
-    events: &[NewEvent],
-    catalog: Option<FieldPaths>,
-) -> Result<Vec<Published>, ServiceError> {
+    jobs: &[Job],
+) -> Result<Vec<Result<Vec<Published>, ServiceError>>, ServiceError> {
     let txn = db.begin().await?;
-    if let Some(paths) = catalog {
-        check_types_and_payloads(&txn, tenant_id, events, paths).await?;
-    }
-    let existing = existing_events(&txn, tenant_id, events).await?;
-    let subscriptions = enabled_subscriptions(&txn, tenant_id).await?;
+    let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
+    let catalog = load_catalog(&txn, &tenants, jobs).await?;
+    let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
+        .iter()
+        .map(|job| match job.catalog {
+            Some(paths) => check_types_and_payloads(&catalog, job, paths).map(|()| Vec::new()),
+            None => Ok(Vec::new()),
+        })
+        .collect();
+    let valid: Vec<usize> = (0..jobs.len()).filter(|&i| outcomes[i].is_ok()).collect();
+    let existing = existing_events(&txn, valid.iter().map(|&i| &jobs[i])).await?;
+    let subscriptions = enabled_subscriptions(&txn, &tenants).await?;
 
     let now = now_micros();
-    let mut results = Vec::with_capacity(events.len());
     let mut new_events = Vec::new();
     let mut new_deliveries = Vec::new();
-    let mut seen_in_batch: HashMap<String, usize> = HashMap::new();
-    for new in events {
-        let id = new.id.as_ref().map(|id| id.as_str().to_owned());
-        if let Some(id) = &id {
-            if let Some((event, count)) = existing.get(id) {
-                results.push(Published {
-                    event: event.clone(),
-                    subscription_count: *count,
-                    duplicate: true,
-                });
-                continue;
+    // Ids first seen in this group, per tenant: (job, index in its results).
+    let mut seen: HashMap<(String, String), (usize, usize)> = HashMap::new();
+    for &job_index in &valid {
+        let job = &jobs[job_index];
+        let tenant_id = job.tenant_id.as_str();
+        let targets = subscriptions.get(tenant_id).map_or(&[][..], Vec::as_slice);
+        let mut results = Vec::with_capacity(job.events.len());
+        for new in &job.events {
+            let id = new.id.as_ref().map(|id| id.as_str().to_owned());
+            if let Some(id) = &id {
+                let key = (tenant_id.to_owned(), id.clone());
+                if let Some((event, count)) = existing.get(&key) {
+                    results.push(Published {
+                        event: event.clone(),
+                        subscription_count: *count,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                if let Some(&(first_job, first_index)) = seen.get(&key) {
+                    let original = if first_job == job_index {
+                        results[first_index].clone()
+                    } else {
+                        match &outcomes[first_job] {
+                            Ok(published) => published[first_index].clone(),
+                            Err(_) => continue,
+                        }
+                    };
+                    results.push(Published {
+                        duplicate: true,
+                        ..original
+                    });
+                    continue;
+                }
             }
-            if let Some(&first) = seen_in_batch.get(id) {
-                let original: &Published = &results[first];
-                results.push(Published {
-                    duplicate: true,
-                    ..original.clone()
+            let id = id.unwrap_or_else(|| new_id(IdKind::Event));
+            let matching: Vec<&Target> = targets
+                .iter()
+                .filter(|s| s.accepts(new.event_type.as_str(), new.scope.as_ref()))
+                .collect();
+            for target in &matching {
+                new_deliveries.push(delivery::ActiveModel {
+                    id: sea_orm::Set(new_id(IdKind::Delivery)),
+                    tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                    event_id: sea_orm::Set(id.clone()),
+                    subscription_id: sea_orm::Set(target.id.clone()),
+                    event_type: sea_orm::Set(new.event_type.as_str().to_owned()),
+                    ordered: sea_orm::Set(target.ordered),
+                    status: sea_orm::Set(Status::Pending as i16),
+                    attempts: sea_orm::Set(0),
+                    next_attempt_time: sea_orm::Set(now),
+                    lease_expire_time: sea_orm::Set(None),
+                    last_status_code: sea_orm::Set(None),
+                    last_error: sea_orm::Set(None),
+                    create_time: sea_orm::Set(now),
+                    update_time: sea_orm::Set(now),
                 });
-                continue;
             }
-        }
-        let id = id.unwrap_or_else(|| new_id(IdKind::Event));
-        let matching: Vec<&Target> = subscriptions
-            .iter()
-            .filter(|s| s.accepts(new.event_type.as_str(), new.scope.as_ref()))
-            .collect();
-        for target in &matching {
-            new_deliveries.push(delivery::ActiveModel {
-                id: sea_orm::Set(new_id(IdKind::Delivery)),
+            let event = Event {
+                id: id.clone(),
+                event_type: new.event_type.as_str().to_owned(),
+                scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
+                payload: new.payload.clone(),
+                metadata: new.metadata.clone(),
+                create_time: now,
+            };
+            new_events.push(event::ActiveModel {
                 tenant_id: sea_orm::Set(tenant_id.to_owned()),
-                event_id: sea_orm::Set(id.clone()),
-                subscription_id: sea_orm::Set(target.id.clone()),
-                event_type: sea_orm::Set(new.event_type.as_str().to_owned()),
-                ordered: sea_orm::Set(target.ordered),
-                status: sea_orm::Set(Status::Pending as i16),
-                attempts: sea_orm::Set(0),
-                next_attempt_time: sea_orm::Set(now),
-                lease_expire_time: sea_orm::Set(None),
-                last_status_code: sea_orm::Set(None),
-                last_error: sea_orm::Set(None),
+                id: sea_orm::Set(id.clone()),
+                event_type: sea_orm::Set(event.event_type.clone()),
+                scope: sea_orm::Set(event.scope.clone()),
+                payload: sea_orm::Set(event.payload.clone()),
+                metadata: sea_orm::Set(serde_json::to_string(&event.metadata).expect("string map")),
                 create_time: sea_orm::Set(now),
-                update_time: sea_orm::Set(now),
+            });
+            seen.insert((tenant_id.to_owned(), id), (job_index, results.len()));
+            results.push(Published {
+                event,
+                subscription_count: matching.len() as u32,
+                duplicate: false,
             });
         }
-        let event = Event {
-            id: id.clone(),
-            event_type: new.event_type.as_str().to_owned(),
-            scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
-            payload: new.payload.clone(),
-            metadata: new.metadata.clone(),
-            create_time: now,
-        };
-        new_events.push(event::ActiveModel {
-            tenant_id: sea_orm::Set(tenant_id.to_owned()),
-            id: sea_orm::Set(id.clone()),
-            event_type: sea_orm::Set(event.event_type.clone()),
-            scope: sea_orm::Set(event.scope.clone()),
-            payload: sea_orm::Set(event.payload.clone()),
-            metadata: sea_orm::Set(serde_json::to_string(&event.metadata).expect("string map")),
-            create_time: sea_orm::Set(now),
-        });
-        seen_in_batch.insert(id, results.len());
-        results.push(Published {
-            event,
-            subscription_count: matching.len() as u32,
-            duplicate: false,
-        });
+        outcomes[job_index] = Ok(results);
     }
 
     for chunk in new_events.chunks(INSERT_CHUNK) {
@@ -235,6 +254,7 @@ async fn insert_events<C: ConnectionTrait + TransactionTrait>(
             .await
             .map_err(|err| {
                 if is_unique_violation(&err) {
+                    // Another replica published one of these ids just now.
                     ServiceError::AlreadyExists {
                         kind: "event",
                         id: String::new(),
@@ -253,7 +273,7 @@ async fn insert_events<C: ConnectionTrait + TransactionTrait>(
         queue::notify_dispatchers(&txn).await?;
     }
     txn.commit().await?;
-    Ok(results)
+    Ok(outcomes)
 }
 
 /// A subscription as routing sees it.
@@ -285,83 +305,102 @@ impl Target {
 
 async fn enabled_subscriptions<C: ConnectionTrait>(
     db: &C,
-    tenant_id: &str,
-) -> Result<Vec<Target>, ServiceError> {
-    let rows: Vec<(String, Option<String>, String, bool)> = subscription::Entity::find()
+    tenants: &HashSet<&str>,
+) -> Result<HashMap<String, Vec<Target>>, ServiceError> {
+    let rows: Vec<(String, String, Option<String>, String, bool)> = subscription::Entity::find()
         .select_only()
+        .column(subscription::Column::TenantId)
         .column(subscription::Column::Id)
         .column(subscription::Column::Scope)
         .column(subscription::Column::EventTypes)
         .column(subscription::Column::Ordered)
-        .filter(subscription::Column::TenantId.eq(tenant_id))
+        .filter(subscription::Column::TenantId.is_in(tenants.iter().copied()))
         .filter(subscription::Column::Enabled.eq(true))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, scope, patterns, ordered)| {
-            let patterns: Vec<String> = serde_json::from_str(&patterns).unwrap_or_default();
-            Target {
-                id,
-                scope,
-                patterns: patterns
-                    .iter()
-                    .filter_map(|p| EventTypePattern::parse(p).ok())
-                    .collect(),
-                ordered,
+    let mut by_tenant: HashMap<String, Vec<Target>> = HashMap::new();
+    for (tenant_id, id, scope, patterns, ordered) in rows {
+        let patterns: Vec<String> = serde_json::from_str(&patterns).unwrap_or_default();
+        by_tenant.entry(tenant_id).or_default().push(Target {
+            id,
+            scope,
+            patterns: patterns
+                .iter()
+                .filter_map(|p| EventTypePattern::parse(p).ok())
+                .collect(),
+            ordered,
+        });
+    }
+    Ok(by_tenant)
+}
+
+/// The catalog entries a group of publishes names: per (tenant, type), the
+/// compiled JSON Schema (if any), or `Err(())` when the type is archived.
+type Catalog = HashMap<(String, String), Result<Option<jsonschema::Validator>, ()>>;
+
+async fn load_catalog<C: ConnectionTrait>(
+    db: &C,
+    tenants: &HashSet<&str>,
+    jobs: &[Job],
+) -> Result<Catalog, ServiceError> {
+    let names: HashSet<&str> = jobs
+        .iter()
+        .filter(|j| j.catalog.is_some())
+        .flat_map(|j| j.events.iter().map(|e| e.event_type.as_str()))
+        .collect();
+    if names.is_empty() {
+        return Ok(Catalog::new());
+    }
+    let rows = event_type::Entity::find()
+        .filter(event_type::Column::TenantId.is_in(tenants.iter().copied()))
+        .filter(event_type::Column::Name.is_in(names.iter().copied()))
+        .all(db)
+        .await?;
+    let mut catalog = Catalog::new();
+    for row in rows {
+        let entry = if row.archived {
+            Err(())
+        } else {
+            match &row.json_schema {
+                None => Ok(None),
+                Some(schema) => {
+                    let schema: serde_json::Value = serde_json::from_str(schema)
+                        .map_err(|e| ServiceError::Internal(format!("stored schema: {e}")))?;
+                    Ok(Some(jsonschema::validator_for(&schema).map_err(|e| {
+                        ServiceError::Internal(format!("stored schema of {}: {e}", row.name))
+                    })?))
+                }
             }
-        })
-        .collect())
+        };
+        catalog.insert((row.tenant_id, row.name), entry);
+    }
+    Ok(catalog)
 }
 
 /// Every event's type must be registered and active, and its payload must
 /// satisfy the type's JSON Schema. All problems are reported together.
-async fn check_types_and_payloads<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    events: &[NewEvent],
+fn check_types_and_payloads(
+    catalog: &Catalog,
+    job: &Job,
     paths: FieldPaths,
 ) -> Result<(), ServiceError> {
-    let names: HashSet<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let types = event_type::Entity::find()
-        .filter(event_type::Column::TenantId.eq(tenant_id))
-        .filter(event_type::Column::Name.is_in(names.iter().copied()))
-        .all(db)
-        .await?;
-    let mut validators = HashMap::new();
-    let mut archived = HashSet::new();
-    for row in types {
-        if row.archived {
-            archived.insert(row.name.clone());
-            continue;
-        }
-        let validator = match &row.json_schema {
-            None => None,
-            Some(schema) => {
-                let schema: serde_json::Value = serde_json::from_str(schema)
-                    .map_err(|e| ServiceError::Internal(format!("stored schema: {e}")))?;
-                Some(jsonschema::validator_for(&schema).map_err(|e| {
-                    ServiceError::Internal(format!("stored schema of {}: {e}", row.name))
-                })?)
-            }
-        };
-        validators.insert(row.name, validator);
-    }
+    let events = &job.events;
     let mut violations = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let name = event.event_type.as_str();
-        match validators.get(name) {
-            None => violations.push(FieldViolation {
+        let entry = catalog.get(&(job.tenant_id.clone(), name.to_owned()));
+        match entry.map(Result::as_ref) {
+            None | Some(Err(())) => violations.push(FieldViolation {
                 field: format!("{}.type", paths.of(index)),
-                description: if archived.contains(name) {
+                description: if entry.is_some() {
                     format!("event type {name:?} is archived; unarchive it with UpdateEventType to publish")
                 } else {
                     format!("event type {name:?} is not registered; create it with CreateEventType first")
                 },
             }),
-            Some(None) => {}
-            Some(Some(validator)) => {
+            Some(Ok(None)) => {}
+            Some(Ok(Some(validator))) => {
                 let data: serde_json::Value = serde_json::from_str(&event.payload)
                     .map_err(|e| ServiceError::Internal(format!("checked payload: {e}")))?;
                 let problems: Vec<String> = validator
@@ -395,34 +434,42 @@ async fn check_types_and_payloads<C: ConnectionTrait>(
     }
 }
 
-/// Events already stored under the caller-supplied ids, with how many
-/// deliveries each fanned out to.
-async fn existing_events<C: ConnectionTrait>(
+/// Events already stored under the caller-supplied ids of these jobs, by
+/// (tenant, id), with how many deliveries each fanned out to.
+async fn existing_events<'a, C: ConnectionTrait>(
     db: &C,
-    tenant_id: &str,
-    events: &[NewEvent],
-) -> Result<HashMap<String, (Event, u32)>, ServiceError> {
-    let ids: Vec<&str> = events
-        .iter()
-        .filter_map(|e| e.id.as_ref().map(|id| id.as_str()))
-        .collect();
-    if ids.is_empty() {
+    jobs: impl Iterator<Item = &'a Job>,
+) -> Result<HashMap<(String, String), (Event, u32)>, ServiceError> {
+    let mut wanted: HashSet<(&str, &str)> = HashSet::new();
+    for job in jobs {
+        for id in job.events.iter().filter_map(|e| e.id.as_ref()) {
+            wanted.insert((job.tenant_id.as_str(), id.as_str()));
+        }
+    }
+    if wanted.is_empty() {
         return Ok(HashMap::new());
     }
+    let tenants: HashSet<&str> = wanted.iter().map(|(t, _)| *t).collect();
+    let ids: HashSet<&str> = wanted.iter().map(|(_, id)| *id).collect();
     let rows = event::Entity::find()
-        .filter(event::Column::TenantId.eq(tenant_id))
-        .filter(event::Column::Id.is_in(ids.iter().copied()))
+        .filter(event::Column::TenantId.is_in(tenants))
+        .filter(event::Column::Id.is_in(ids))
         .all(db)
         .await?;
     let mut found = HashMap::new();
     for row in rows {
+        if !wanted.contains(&(row.tenant_id.as_str(), row.id.as_str())) {
+            continue;
+        }
+        // Duplicates are rare; counting their deliveries one by one is fine.
         let count = delivery::Entity::find()
-            .filter(delivery::Column::TenantId.eq(tenant_id))
+            .filter(delivery::Column::TenantId.eq(&row.tenant_id))
             .filter(delivery::Column::EventId.eq(&row.id))
             .count(db)
             .await? as u32;
+        let tenant_id = row.tenant_id.clone();
         let event = to_event(row)?;
-        found.insert(event.id.clone(), (event, count));
+        found.insert((tenant_id, event.id.clone()), (event, count));
     }
     Ok(found)
 }

@@ -8,6 +8,7 @@ pub mod deliveries;
 mod error;
 pub mod event_types;
 pub mod events;
+pub mod publisher;
 pub mod subscriptions;
 pub mod tenants;
 
