@@ -88,6 +88,7 @@ impl Application {
         );
         let state = AppState {
             publisher: Publisher::start(db.clone()),
+            callers: Arc::default(),
             db,
             cipher,
             dev: settings.dev,

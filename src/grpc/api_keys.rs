@@ -62,6 +62,7 @@ impl ApiKeyService for ApiKeyApi {
         let caller = self.state.authenticate(&request).await?;
         let revoked =
             tenants::revoke_api_key(&self.state.db, &caller, &request.get_ref().id).await?;
+        self.state.callers.forget_key(&revoked.id);
         Ok(Response::new(pb::RevokeApiKeyResponse {
             api_key: Some(to_pb(revoked)),
         }))

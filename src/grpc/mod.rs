@@ -18,7 +18,8 @@ pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::dispatch::WebhookClient;
-use crate::domain::SecretCipher;
+use crate::domain::{SecretCipher, hash_token};
+use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
 use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub rotation_overlap: Duration,
     /// Largest accepted event payload, in bytes.
     pub max_payload_bytes: u64,
+    /// Recently authenticated tokens (by hash).
+    pub callers: Arc<CallerCache>,
     /// Group-commits publishes.
     pub publisher: Publisher,
     /// Wakes the dispatcher as soon as a publish commits.
@@ -74,7 +77,13 @@ impl AppState {
                 .ok_or(ServiceError::Unauthenticated(
                     "malformed `authorization` metadata: expected `Bearer hr_...`",
                 ))?;
-        tenants::authenticate(&self.db, token).await
+        let token_hash = hash_token(token);
+        if let Some(caller) = self.callers.get(&token_hash) {
+            return Ok(caller);
+        }
+        let caller = tenants::authenticate(&self.db, &token_hash).await?;
+        self.callers.put(token_hash, caller.clone());
+        Ok(caller)
     }
 }
 

@@ -6,7 +6,7 @@ use super::{Caller, ServiceError};
 use crate::domain::{Capability, IdKind, new_id};
 use crate::store::delivery::Status;
 use crate::store::{delivery, delivery_attempt, event, now_micros, queue, subscription};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionSession, TransactionTrait,
@@ -99,9 +99,31 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
             .await?;
     }
 
+    // Successes with the same status code share one UPDATE (the common case
+    // under load is a single statement for the whole group); anything else
+    // is written row by row.
+    let mut succeeded: HashMap<u16, Vec<String>> = HashMap::new();
     // The latest result per subscription decides its health.
     let mut latest: HashMap<&str, (&AttemptRecord, &NextStep)> = HashMap::new();
+    let now = results
+        .iter()
+        .map(|(r, _)| r.time)
+        .max()
+        .unwrap_or_default();
     for (record, next) in &results {
+        let slot = latest
+            .entry(record.subscription_id.as_str())
+            .or_insert((record, next));
+        if record.time >= slot.0.time {
+            *slot = (record, next);
+        }
+        if let (NextStep::Succeeded, Some(code)) = (next, record.status_code) {
+            succeeded
+                .entry(code)
+                .or_default()
+                .push(record.delivery_id.clone());
+            continue;
+        }
         let mut update = delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(next.status() as i16))
             .col_expr(
@@ -128,12 +150,34 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
             .filter(delivery::Column::Id.eq(&record.delivery_id))
             .exec(&txn)
             .await?;
-        let slot = latest
-            .entry(record.subscription_id.as_str())
-            .or_insert((record, next));
-        if record.time >= slot.0.time {
-            *slot = (record, next);
-        }
+    }
+    for (code, ids) in succeeded {
+        // attempts + 1: the row still holds the count from before this attempt.
+        delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::Status,
+                Expr::value(Status::Succeeded as i16),
+            )
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::col(delivery::Column::Attempts).add(1),
+            )
+            .col_expr(
+                delivery::Column::LeaseExpireTime,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(i32::from(code)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(delivery::Column::UpdateTime, Expr::value(now))
+            .filter(delivery::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
     }
 
     let mut healthy = Vec::new();

@@ -3,6 +3,7 @@
 //! runs on a pool, a transaction, SQLite or Postgres; it knows nothing of gRPC.
 
 mod caller;
+pub mod caller_cache;
 pub mod changes;
 pub mod deliveries;
 mod error;

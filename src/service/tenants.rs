@@ -148,11 +148,14 @@ pub async fn revoke_api_key<C: ConnectionTrait>(
     to_api_key(active.update(db).await?)
 }
 
-/// Resolves a bearer token to its caller. Unknown and revoked tokens are
-/// indistinguishable to the caller on purpose.
-pub async fn authenticate<C: ConnectionTrait>(db: &C, token: &str) -> Result<Caller, ServiceError> {
+/// Resolves a bearer token, given as its SHA-256 hash, to its caller.
+/// Unknown and revoked tokens are indistinguishable on purpose.
+pub async fn authenticate<C: ConnectionTrait>(
+    db: &C,
+    token_hash: &str,
+) -> Result<Caller, ServiceError> {
     let key = api_key::Entity::find()
-        .filter(api_key::Column::TokenHash.eq(hash_token(token)))
+        .filter(api_key::Column::TokenHash.eq(token_hash))
         .filter(api_key::Column::RevokeTime.is_null())
         .one(db)
         .await?
