@@ -135,14 +135,20 @@ impl Dispatcher {
                     continue;
                 }
             };
-            let full = claimed.len() as u64 == limit;
-            if !claimed.is_empty() {
+            let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
+            if count > 0 {
                 self.start(claimed, &mut tasks, &recorder).await;
             }
             if full {
                 continue;
             }
-            let idle = self.idle_time().await;
+            // Busy, publishes wake us; only a truly idle dispatcher asks when
+            // the next retry falls due (one query instead of one per wake-up).
+            let idle = if count == 0 {
+                self.idle_time().await
+            } else {
+                self.settings.poll_interval
+            };
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(idle) => {}
