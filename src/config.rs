@@ -95,7 +95,7 @@ impl Default for Dispatch {
         Self {
             batch_size: 200,
             max_in_flight: 256,
-            max_in_flight_per_subscription: 32,
+            max_in_flight_per_subscription: 64,
             lease_ms: 150_000,
             poll_interval_ms: 1_000,
             disable_after_secs: 5 * 24 * 3600,

@@ -136,8 +136,20 @@ impl Dispatcher {
                 }
             };
             let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
-            if count > 0 {
-                self.start(claimed, &mut tasks, &recorder).await;
+            let deferred = if count > 0 {
+                self.start(claimed, &mut tasks, &recorder).await
+            } else {
+                0
+            };
+            if deferred > 0 {
+                // A subscription is at its bound: claiming again at once would
+                // only hand rows back. Wait for a request to finish first.
+                tokio::select! {
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
             }
             if full {
                 continue;
@@ -205,7 +217,7 @@ impl Dispatcher {
         claimed: Vec<Claimed>,
         tasks: &mut JoinSet<()>,
         recorder: &mpsc::Sender<Finished>,
-    ) {
+    ) -> usize {
         let now = now_micros();
         let targets = match self.load_targets(&claimed, now).await {
             Ok(targets) => targets,
@@ -213,7 +225,7 @@ impl Dispatcher {
                 tracing::warn!(error = %err, "loading subscriptions failed; releasing the batch");
                 let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
                 let _ = queue::release(&self.db, &ids, now).await;
-                return;
+                return 0;
             }
         };
         let events = match self.load_events(&claimed).await {
@@ -222,7 +234,7 @@ impl Dispatcher {
                 tracing::warn!(error = %err, "loading events failed; releasing the batch");
                 let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
                 let _ = queue::release(&self.db, &ids, now).await;
-                return;
+                return 0;
             }
         };
         let mut later = Vec::new();
@@ -264,6 +276,7 @@ impl Dispatcher {
             // Over a bound: hand them back, due a moment from now.
             let _ = queue::release(&self.db, &later, now + 20_000).await;
         }
+        later.len()
     }
 
     /// Applies the per-subscription in-flight bound and rate limit; counts
