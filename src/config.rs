@@ -93,9 +93,9 @@ pub struct Dispatch {
 impl Default for Dispatch {
     fn default() -> Self {
         Self {
-            batch_size: 200,
-            max_in_flight: 256,
-            max_in_flight_per_subscription: 64,
+            batch_size: 100,
+            max_in_flight: 512,
+            max_in_flight_per_subscription: 128,
             lease_ms: 150_000,
             poll_interval_ms: 1_000,
             disable_after_secs: 5 * 24 * 3600,

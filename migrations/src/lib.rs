@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_tenancy_and_catalog;
 mod m20261127_000002_events_and_deliveries;
+mod m20261127_000003_queue_vacuum;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_tenancy_and_catalog::Migration),
             Box::new(m20261127_000002_events_and_deliveries::Migration),
+            Box::new(m20261127_000003_queue_vacuum::Migration),
         ]
     }
 }
