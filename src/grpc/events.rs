@@ -34,6 +34,13 @@ impl EventApi {
         {
             self.state.wake_dispatcher();
         }
+        // Feed WatchEvents: every newly stored event (not a duplicate's original).
+        for p in published.iter().filter(|p| !p.duplicate) {
+            self.state.changes.send(Change::EventPublished {
+                tenant_id: caller.tenant_id.clone(),
+                event: p.event.clone(),
+            });
+        }
         Ok(published)
     }
 }
