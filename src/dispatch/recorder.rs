@@ -57,6 +57,10 @@ impl Dispatcher {
                 return;
             }
         };
+        // An ordered subscription's next delivery became claimable just now.
+        if changes.iter().any(|change| change.ordered) {
+            self.wake.notify_one();
+        }
         for change in changes {
             self.changes
                 .send(Change::DeliveryUpdated { delivery: change });

@@ -179,6 +179,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         ..Settings::default()
     };
     configure(&mut settings);
+    // `TEST_LOG=1 cargo test ... -- --nocapture` shows the server's debug log.
+    if std::env::var("TEST_LOG").is_ok() {
+        hookrelay::telemetry::init(hookrelay::config::LogFormat::Pretty, "hookrelay=debug");
+    }
     let app = Application::build(&settings)
         .await
         .expect("application builds");
