@@ -17,7 +17,7 @@ use recorder::Finished;
 pub use test_event::{TestAttempt, send_test_event};
 
 use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
-use crate::service::changes::ChangeFeed;
+use crate::service::changes::{Change, ChangeFeed};
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
@@ -451,8 +451,16 @@ impl Dispatcher {
         match publish_operational(&self.db, &target.tenant_id, SUBSCRIPTION_DISABLED, &payload)
             .await
         {
-            Ok(fanout) if fanout > 0 => self.wake.notify_one(),
-            Ok(_) => {}
+            Ok(published) => {
+                if published.subscription_count > 0 {
+                    self.wake.notify_one();
+                }
+                // Watchers see hookrelay's own events like any other.
+                self.changes.send(Change::EventPublished {
+                    tenant_id: target.tenant_id.clone(),
+                    event: published.event,
+                });
+            }
             Err(err) => tracing::warn!(error = %err, "publishing {SUBSCRIPTION_DISABLED} failed"),
         }
     }

@@ -102,13 +102,13 @@ pub fn prepare(caller: &Caller, mut events: Vec<NewEvent>) -> Result<Vec<NewEven
 
 /// Publishes one of hookrelay's own `hookrelay.*` events to a tenant. The
 /// reserved types are not in the catalog, so the catalog check is skipped.
-/// Returns how many deliveries it queued.
+/// Returns the stored event and how many deliveries it queued.
 pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     tenant_id: &str,
     event_type: &str,
     data: &serde_json::Value,
-) -> Result<u32, ServiceError> {
+) -> Result<Published, ServiceError> {
     let event_type = EventTypeName::parse(event_type)
         .map_err(|e| ServiceError::Internal(format!("operational event type: {e}")))?;
     let event = NewEvent {
@@ -124,8 +124,11 @@ pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
         catalog: None,
     };
     let mut results = write_jobs(db, std::slice::from_ref(&job)).await?;
-    let published = results.pop().unwrap_or_else(|| Ok(Vec::new()))?;
-    Ok(published.iter().map(|p| p.subscription_count).sum())
+    results
+        .pop()
+        .unwrap_or_else(|| Ok(Vec::new()))?
+        .pop()
+        .ok_or_else(|| ServiceError::Internal("operational publish stored nothing".to_owned()))
 }
 
 /// One publish request as the writer sees it.
