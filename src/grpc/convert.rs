@@ -18,6 +18,14 @@ pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
+/// A request's Timestamp as our stored form, saturating rather than
+/// overflowing on absurd values.
+pub fn micros_from_pb(ts: prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos) / 1_000)
+}
+
 pub fn duration_to_pb(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: duration.as_secs() as i64,

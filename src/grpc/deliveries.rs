@@ -2,7 +2,7 @@
 //! work back in the queue.
 
 use super::AppState;
-use super::convert::{Page, duration_to_pb, timestamp};
+use super::convert::{Page, duration_to_pb, micros_from_pb, timestamp};
 use super::watch::{self, BoxStream};
 use crate::proto::{self as pb, delivery_service_server::DeliveryService};
 use crate::service::ServiceError;
@@ -140,8 +140,8 @@ impl DeliveryService for DeliveryApi {
             &self.state.db,
             &caller,
             &request.subscription_id,
-            request.start_time.map(micros),
-            request.end_time.map(micros),
+            request.start_time.map(micros_from_pb),
+            request.end_time.map(micros_from_pb),
             request.only_failed,
         )
         .await?;
@@ -156,12 +156,6 @@ impl DeliveryService for DeliveryApi {
 
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
-}
-
-fn micros(ts: prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1_000_000)
-        .saturating_add(i64::from(ts.nanos) / 1_000)
 }
 
 fn status_filter(raw: i32) -> Result<Option<Status>, ServiceError> {

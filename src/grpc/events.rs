@@ -1,7 +1,7 @@
 //! EventService: publishing (single and batch) and reading events.
 
 use super::AppState;
-use super::convert::{Page, metadata, struct_to_json, timestamp};
+use super::convert::{Page, metadata, micros_from_pb, struct_to_json, timestamp};
 use super::watch::{self, BoxStream};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, Scope};
 use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
@@ -183,8 +183,8 @@ impl EventService for EventApi {
             } else {
                 Some(Scope::parse(&request.scope).map_err(|e| ServiceError::invalid("scope", e))?)
             },
-            start_time: request.start_time.map(micros),
-            end_time: request.end_time.map(micros),
+            start_time: request.start_time.map(micros_from_pb),
+            end_time: request.end_time.map(micros_from_pb),
         };
         let mut found = events::list(
             &self.state.db,
@@ -200,12 +200,6 @@ impl EventService for EventApi {
             next_page_token,
         }))
     }
-}
-
-fn micros(ts: prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1_000_000)
-        .saturating_add(i64::from(ts.nanos) / 1_000)
 }
 
 /// Validates one event of a publish request; `field` is its path
