@@ -1,0 +1,261 @@
+//! The dispatcher's bounds from the outside: one subscription never has more
+//! requests in progress than `max_in_flight_per_subscription`, and a shutdown
+//! that cannot finish a request within its grace period hands the delivery
+//! back (PENDING, lease cleared) for the next server to send.
+
+mod common;
+
+use base64::Engine;
+use common::receiver::{Received, Reply, TestReceiver};
+use common::{Backend, TestApp, spawn_app_with, spawn_replica, wait_until};
+use hookrelay::domain::SecretCipher;
+use hookrelay::proto::{
+    Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest, Event,
+    EventType, PublishEventRequest, RetryPolicy, Subscription, event::Payload,
+    event_service_client::EventServiceClient,
+};
+use hookrelay::store::delivery;
+use prost_types::Duration as PbDuration;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+const EVENT_TYPE: &str = "invoice.paid";
+
+const PENDING: i16 = delivery::Status::Pending as i16;
+const IN_FLIGHT: i16 = delivery::Status::InFlight as i16;
+const SUCCEEDED: i16 = delivery::Status::Succeeded as i16;
+
+on_both_databases!(
+    per_subscription_in_flight_bound,
+    shutdown_releases_unfinished
+);
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn event(data: serde_json::Value) -> Event {
+    Event {
+        r#type: EVENT_TYPE.to_owned(),
+        payload: Some(Payload::DataJson(data.to_string())),
+        ..Default::default()
+    }
+}
+
+/// Registers the event type and subscribes `url` to it.
+async fn subscribe(app: &TestApp, url: String) {
+    app.event_types()
+        .create_event_type(app.req(CreateEventTypeRequest {
+            event_type: Some(EventType {
+                name: EVENT_TYPE.to_owned(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("create the event type");
+    app.subscriptions()
+        .create_subscription(app.req(CreateSubscriptionRequest {
+            subscription: Some(Subscription {
+                name: "bounded".to_owned(),
+                url,
+                event_types: vec![EVENT_TYPE.to_owned()],
+                retry_policy: Some(RetryPolicy {
+                    max_attempts: 3,
+                    initial_delay: Some(PbDuration {
+                        seconds: 1,
+                        nanos: 0,
+                    }),
+                    max_delay: Some(PbDuration {
+                        seconds: 60,
+                        nanos: 0,
+                    }),
+                    backoff: Backoff::Fixed as i32,
+                }),
+                ..Default::default()
+            }),
+            secret: String::new(),
+        }))
+        .await
+        .expect("create the subscription");
+}
+
+async fn delivery_rows(app: &TestApp) -> Vec<delivery::Model> {
+    delivery::Entity::find()
+        .filter(delivery::Column::EventType.eq(EVENT_TYPE))
+        .all(&app.db)
+        .await
+        .expect("read deliveries")
+}
+
+/// The most requests the receiver had in progress at one moment, each
+/// request spanning its arrival to the moment its reply was ready.
+fn peak_concurrency(received: &[Received]) -> usize {
+    let mut edges: Vec<(Instant, i32)> = received
+        .iter()
+        .flat_map(|r| [(r.started, 1), (r.at, -1)])
+        .collect();
+    // At equal instants an end counts before a start.
+    edges.sort();
+    let (mut current, mut peak) = (0i32, 0i32);
+    for (_, delta) in edges {
+        current += delta;
+        peak = peak.max(current);
+    }
+    peak as usize
+}
+
+fn webhook_id(received: &Received) -> String {
+    received
+        .header("webhook-id")
+        .expect("webhook-id header")
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------
+// 1. One subscription never has more than its bound in progress.
+// ---------------------------------------------------------------------------
+
+async fn per_subscription_in_flight_bound(backend: Backend) {
+    const COUNT: usize = 6;
+    const SERVICE_TIME: Duration = Duration::from_millis(400);
+    let app = spawn_app_with(backend, |s| s.dispatch.max_in_flight_per_subscription = 2).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(204).after(SERVICE_TIME));
+    subscribe(&app, receiver.url("/bounded")).await;
+
+    let batch: Vec<Event> = (0..COUNT)
+        .map(|seq| event(serde_json::json!({"seq": seq})))
+        .collect();
+    let results = EventServiceClient::new(app.channel())
+        .batch_publish_events(app.req(BatchPublishEventsRequest { events: batch }))
+        .await
+        .expect("batch publish")
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), COUNT);
+    assert!(
+        results.iter().all(|r| r.subscription_count == 1),
+        "{results:?}"
+    );
+    let published: HashSet<String> = results
+        .iter()
+        .map(|r| r.event.as_ref().expect("event in result").id.clone())
+        .collect();
+
+    let received = receiver.wait_for(COUNT, Duration::from_secs(20)).await;
+    assert_eq!(receiver.arrivals(), COUNT, "no request beyond the six");
+    for r in &received {
+        assert!(
+            r.at.duration_since(r.started) >= SERVICE_TIME,
+            "the receiver held every request for its service time"
+        );
+    }
+    let peak = peak_concurrency(&received);
+    assert!(
+        peak <= 2,
+        "{peak} requests were in progress at once with a bound of 2"
+    );
+    assert_eq!(
+        peak, 2,
+        "the bound is 2, not 1: two requests should overlap"
+    );
+    let delivered: HashSet<String> = received.iter().map(webhook_id).collect();
+    assert_eq!(delivered, published, "each event delivered exactly once");
+
+    let all_succeeded = wait_until(Duration::from_secs(10), || async {
+        let rows = delivery_rows(&app).await;
+        rows.len() == COUNT && rows.iter().all(|d| d.status == SUCCEEDED)
+    })
+    .await;
+    assert!(all_succeeded, "{:?}", delivery_rows(&app).await);
+}
+
+// ---------------------------------------------------------------------------
+// 2. Shutdown waits its grace period, then releases what it could not finish.
+// ---------------------------------------------------------------------------
+
+async fn shutdown_releases_unfinished(backend: Backend) {
+    let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
+    let mut app = spawn_app_with(backend, |s| {
+        s.shutdown_grace_ms = 300;
+        s.secret_key = Some(secret_key.clone());
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    // The first request outlasts the grace period by far; later ones are quick.
+    receiver.script([Reply::status(204).after(Duration::from_secs(5))]);
+    subscribe(&app, receiver.url("/slow")).await;
+
+    let event_id = EventServiceClient::new(app.channel())
+        .publish_event(app.req(PublishEventRequest {
+            event: Some(event(serde_json::json!({"shutdown": "test"}))),
+        }))
+        .await
+        .expect("publish")
+        .into_inner()
+        .event
+        .expect("event in response")
+        .id;
+
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    let rows = delivery_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let held = rows[0].clone();
+    assert_eq!(held.status, IN_FLIGHT, "{held:?}");
+    assert!(held.lease_expire_time.is_some(), "{held:?}");
+
+    let stopping = Instant::now();
+    app.stop().await;
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "shutdown waited {took:?}, not its 300 ms grace, for the slow request"
+    );
+
+    let released = delivery::Entity::find_by_id(held.id.clone())
+        .one(&app.db)
+        .await
+        .expect("read the delivery")
+        .expect("the delivery row");
+    assert_eq!(
+        released.status, PENDING,
+        "shutdown released the delivery it could not finish: {released:?}"
+    );
+    assert_eq!(released.lease_expire_time, None, "{released:?}");
+    assert_eq!(receiver.arrivals(), 1, "nothing was sent after shutdown");
+
+    let restarted = Instant::now();
+    let mut replica = spawn_replica(&app, |s| s.secret_key = Some(secret_key.clone())).await;
+    receiver.wait_for_arrivals(2, Duration::from_secs(10)).await;
+    let answered = wait_until(Duration::from_secs(10), || async {
+        receiver.received().iter().any(|r| r.started >= restarted)
+    })
+    .await;
+    assert!(answered, "the second server's request was not answered");
+    let redelivered = receiver
+        .received()
+        .into_iter()
+        .find(|r| r.started >= restarted)
+        .expect("the second server's request");
+    assert_eq!(webhook_id(&redelivered), event_id);
+
+    let succeeded = wait_until(Duration::from_secs(10), || async {
+        delivery::Entity::find_by_id(held.id.clone())
+            .one(&app.db)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.status == SUCCEEDED)
+    })
+    .await;
+    let row = delivery::Entity::find_by_id(held.id.clone())
+        .one(&app.db)
+        .await
+        .expect("read the delivery")
+        .expect("the delivery row");
+    assert!(succeeded, "the second server did not finish it: {row:?}");
+    assert_eq!(row.last_status_code, Some(204), "{row:?}");
+    assert_eq!(row.lease_expire_time, None, "{row:?}");
+    replica.stop().await;
+}
