@@ -24,12 +24,9 @@ pub enum SecretKeyError {
 }
 
 pub fn decode_key(text: &str) -> Result<[u8; 32], String> {
-    let bytes = STANDARD
-        .decode(text.trim())
-        .map_err(|_| "must be standard base64 of 32 bytes".to_owned())?;
-    bytes
-        .try_into()
-        .map_err(|bytes: Vec<u8>| format!("must decode to 32 bytes, got {}", bytes.len()))
+    SecretCipher::key_from_base64(text).map_err(|_| {
+        "must be standard base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)".to_owned()
+    })
 }
 
 /// Resolves the cipher for these settings, creating the default key file on

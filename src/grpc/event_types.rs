@@ -2,15 +2,13 @@
 
 use super::AppState;
 use super::convert::{Page, json_to_struct, mask_paths, struct_to_json, timestamp};
-use crate::domain::EventTypeName;
+use crate::domain::{Description, EventTypeName};
 use crate::proto::{self as pb, event_type_service_server::EventTypeService};
 use crate::service::event_types::{
     self, EventType, EventTypePatch, NewEventType, check_json_schema,
 };
 use crate::service::{ServiceError, Violations};
 use tonic::{Request, Response, Status};
-
-const MAX_DESCRIPTION_CHARS: usize = 1024;
 
 pub struct EventTypeApi {
     state: AppState,
@@ -103,7 +101,10 @@ fn new_event_type(input: Option<pb::EventType>) -> Result<NewEventType, ServiceE
     let input = input.ok_or_else(|| ServiceError::invalid("event_type", "is required"))?;
     let mut violations = Violations::new();
     let name = violations.check("event_type.name", EventTypeName::parse(&input.name));
-    let description = violations.check("event_type.description", description(input.description));
+    let description = violations.check(
+        "event_type.description",
+        Description::parse(&input.description).map(|d| d.to_string()),
+    );
     let json_schema = violations.check("event_type.json_schema", schema(input.json_schema));
     violations.into_result()?;
     Ok(NewEventType {
@@ -121,7 +122,7 @@ fn patch(paths: &[String], input: &pb::EventType) -> Result<EventTypePatch, Serv
             "description" => {
                 patch.description = violations.check(
                     "event_type.description",
-                    description(input.description.clone()),
+                    Description::parse(&input.description).map(|d| d.to_string()),
                 );
             }
             "json_schema" => {
@@ -142,15 +143,6 @@ fn patch(paths: &[String], input: &pb::EventType) -> Result<EventTypePatch, Serv
     }
     violations.into_result()?;
     Ok(patch)
-}
-
-fn description(text: String) -> Result<String, String> {
-    if text.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(format!(
-            "must be at most {MAX_DESCRIPTION_CHARS} characters"
-        ));
-    }
-    Ok(text)
 }
 
 fn schema(input: Option<prost_types::Struct>) -> Result<Option<serde_json::Value>, String> {

@@ -4,8 +4,8 @@ use super::AppState;
 use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
 use crate::dispatch::send_test_event;
 use crate::domain::{
-    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, ResourceName,
-    RetryPolicy, Scope, SignatureProfile, WebhookSecret, new_id,
+    Backoff, CustomHeaders, Description, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
+    ResourceName, RetryPolicy, Scope, SignatureProfile, WebhookSecret, new_id,
 };
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
 use crate::service::subscriptions::{
@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
-const MAX_DESCRIPTION_CHARS: usize = 1024;
 const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub struct SubscriptionApi {
@@ -210,7 +209,10 @@ fn optional_scope(field: &str, text: &str) -> Result<Option<Scope>, ServiceError
 fn spec_from_pb(input: pb::Subscription, dev: bool) -> Result<SubscriptionSpec, ServiceError> {
     let mut v = Violations::new();
     let name = v.check("subscription.name", ResourceName::parse(&input.name));
-    let description = v.check("subscription.description", description(&input.description));
+    let description = v.check(
+        "subscription.description",
+        Description::parse(&input.description).map(|d| d.to_string()),
+    );
     let url = v.check("subscription.url", EndpointUrl::parse(&input.url, dev));
     let event_types = event_types(&input.event_types, &mut v);
     // Scope::parse directly: its error is the description, not a nested
@@ -293,7 +295,7 @@ fn patch_from_pb(
         match path.as_str() {
             "name" => patch.name = v.check("subscription.name", ResourceName::parse(&input.name)),
             "description" => {
-                patch.description = v.check("subscription.description", description(&input.description))
+                patch.description = v.check("subscription.description", Description::parse(&input.description).map(|d| d.to_string()))
             }
             "url" => patch.url = v.check("subscription.url", EndpointUrl::parse(&input.url, dev)),
             "event_types" => patch.event_types = event_types(&input.event_types, &mut v),
@@ -329,15 +331,6 @@ fn patch_from_pb(
     }
     v.into_result()?;
     Ok(patch)
-}
-
-fn description(text: &str) -> Result<String, String> {
-    if text.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(format!(
-            "must be at most {MAX_DESCRIPTION_CHARS} characters"
-        ));
-    }
-    Ok(text.to_owned())
 }
 
 fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePattern>> {

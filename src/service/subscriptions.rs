@@ -520,11 +520,12 @@ pub fn to_subscription(model: subscription::Model) -> Result<Subscription, Servi
         Some(text) => {
             let stored: StoredSignature =
                 serde_json::from_str(text).map_err(|e| corrupt("signature", e.to_string()))?;
-            let algorithm = if stored.algorithm == "sha512" {
-                HexAlgorithm::Sha512
-            } else {
-                HexAlgorithm::Sha256
-            };
+            let algorithm = HexAlgorithm::from_name(&stored.algorithm).ok_or_else(|| {
+                corrupt(
+                    "signature",
+                    format!("unknown algorithm {:?}", stored.algorithm),
+                )
+            })?;
             Some(
                 SignatureProfile::parse(
                     &stored.header,
