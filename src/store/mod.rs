@@ -2,6 +2,7 @@
 //! for SQLite and Postgres, and the time representation both share.
 
 pub mod api_key;
+pub mod bulk;
 pub mod codec;
 pub mod delivery;
 pub mod delivery_attempt;
