@@ -1,4 +1,5 @@
-//! The `hookrelay` command line: `serve`, `migrate`, `tenants`, `keys`.
+//! The `hookrelay` command line: `serve`, `migrate`, `tenants`, `keys`,
+//! `listen`, `health-check`.
 
 use clap::{Args, Parser, Subcommand};
 use hookrelay::config::{LogFormat, Overrides, Settings};
@@ -32,6 +33,9 @@ enum Command {
     Keys(KeyCommand),
     /// Run a local webhook receiver that prints and verifies what it gets.
     Listen(ListenArgs),
+    /// Ask a running server's grpc.health.v1 Check: exit 0 when SERVING, 1
+    /// otherwise (for container HEALTHCHECKs and exec probes).
+    HealthCheck(hookrelay::health_check::HealthCheckArgs),
 }
 
 #[derive(Args)]
@@ -114,6 +118,8 @@ enum CliError {
     Startup(#[from] hookrelay::startup::StartupError),
     #[error(transparent)]
     Service(#[from] hookrelay::service::ServiceError),
+    #[error(transparent)]
+    HealthCheck(#[from] hookrelay::health_check::HealthCheckError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot receive webhooks on {addr}: {source}")]
@@ -146,6 +152,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     addr: args.listen,
                     source,
                 })
+        }
+        Command::HealthCheck(args) => {
+            println!("{}", hookrelay::health_check::check(&args).await?);
+            Ok(())
         }
         Command::Migrate(database) => {
             let settings = load(&database, Overrides::default())?;
