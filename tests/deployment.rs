@@ -182,10 +182,20 @@ fn dockerfile_command_serves_and_its_healthcheck_passes() {
     let healthcheck = image.healthcheck();
     assert_eq!(healthcheck[0], image.binary_path());
     assert_eq!(healthcheck[1], "health-check");
-    for source in image.builder_copy_sources() {
+    let copied = image.builder_copy_sources();
+    for source in &copied {
         assert!(
-            Path::new(ROOT).join(&source).exists(),
+            Path::new(ROOT).join(source).exists(),
             "the builder copies {source}, which does not exist"
+        );
+    }
+    for needed in files_the_manifest_needs() {
+        let top = needed.split('/').next().unwrap();
+        assert!(
+            copied
+                .iter()
+                .any(|source| source == top || source == &needed),
+            "Cargo.toml needs {needed}, which the builder does not copy"
         );
     }
 
@@ -732,6 +742,34 @@ impl Dockerfile {
         assert!(sources.iter().any(|s| s == "src"), "{sources:?}");
         sources
     }
+}
+
+/// What `cargo build` must find to read Cargo.toml at all: the build script,
+/// workspace members and every explicitly declared target (a declared bench
+/// or example that is missing fails the build even of the binary alone).
+fn files_the_manifest_needs() -> Vec<String> {
+    use figment::providers::{Format, Toml};
+    let manifest: Value = figment::Figment::from(Toml::file(Path::new(ROOT).join("Cargo.toml")))
+        .extract()
+        .expect("Cargo.toml parses");
+    let mut needed = vec!["Cargo.lock".to_owned(), "build.rs".to_owned()];
+    needed.extend(string_list(&manifest["workspace"]["members"]));
+    for (kind, dir) in [
+        ("bin", "src/bin"),
+        ("bench", "benches"),
+        ("example", "examples"),
+        ("test", "tests"),
+    ] {
+        for target in manifest[kind].as_array().into_iter().flatten() {
+            let path = match target["path"].as_str() {
+                Some(path) => path.to_owned(),
+                None => format!("{dir}/{}.rs", target["name"].as_str().unwrap()),
+            };
+            needed.push(path);
+        }
+    }
+    needed.retain(|path| path != ".");
+    needed
 }
 
 struct Compose {
