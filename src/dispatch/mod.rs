@@ -21,7 +21,6 @@ use crate::service::changes::{Change, ChangeFeed};
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
-use crate::store::bulk;
 use crate::store::queue::{self, Claimed};
 use crate::store::{delivery, event, micros_to_time, now_micros, subscription};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -333,7 +332,7 @@ impl Dispatcher {
     ) -> Result<HashMap<String, Arc<Target>>, crate::service::ServiceError> {
         let ids: HashSet<&str> = claimed.iter().map(|c| c.subscription_id.as_str()).collect();
         let rows = subscription::Entity::find()
-            .filter(bulk::is_in(self.db.get_database_backend(), "id", ids))
+            .filter(subscription::Column::Id.is_in(ids))
             .filter(subscription::Column::Enabled.eq(true))
             .all(&self.db)
             .await?;
@@ -359,13 +358,9 @@ impl Dispatcher {
         &self,
         claimed: &[Claimed],
     ) -> Result<HashMap<(String, String), Arc<event::Model>>, crate::service::ServiceError> {
-        // Both key columns, so that the primary key (tenant_id, id) serves it.
-        let tenants: HashSet<&str> = claimed.iter().map(|c| c.tenant_id.as_str()).collect();
         let ids: HashSet<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
-        let backend = self.db.get_database_backend();
         let rows = event::Entity::find()
-            .filter(bulk::is_in(backend, "tenant_id", tenants))
-            .filter(bulk::is_in(backend, "id", ids))
+            .filter(event::Column::Id.is_in(ids))
             .all(&self.db)
             .await?;
         Ok(rows

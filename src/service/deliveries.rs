@@ -4,10 +4,9 @@
 
 use super::{Caller, ServiceError};
 use crate::domain::{Capability, IdKind, new_id};
-use crate::store::bulk::{self, SqlType};
 use crate::store::delivery::Status;
 use crate::store::{delivery, delivery_attempt, event, now_micros, queue, subscription};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionSession, TransactionTrait,
@@ -41,30 +40,6 @@ impl AttemptRecord {
         })
     }
 }
-
-/// The columns of an attempt row, as `record_attempts` names them.
-const ATTEMPT_COLUMNS: &[(&str, SqlType)] = &[
-    ("id", SqlType::Text),
-    ("delivery_id", SqlType::Text),
-    ("tenant_id", SqlType::Text),
-    ("attempt_number", SqlType::Integer),
-    ("request_headers", SqlType::Text),
-    ("response_status_code", SqlType::Integer),
-    ("response_body", SqlType::Text),
-    ("error", SqlType::Text),
-    ("duration_micros", SqlType::BigInt),
-    ("create_time", SqlType::BigInt),
-];
-/// What an attempt's result changes on its delivery.
-const DELIVERY_RESULT_COLUMNS: &[(&str, SqlType)] = &[
-    ("status", SqlType::SmallInt),
-    ("attempts", SqlType::Integer),
-    ("next_attempt_time", SqlType::BigInt),
-    ("lease_expire_time", SqlType::BigInt),
-    ("last_status_code", SqlType::Integer),
-    ("last_error", SqlType::Text),
-    ("update_time", SqlType::BigInt),
-];
 
 /// What the dispatcher decided after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,56 +76,40 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
         return Ok(HashMap::new());
     }
     let txn = db.begin().await?;
-    let attempts: Vec<serde_json::Value> = results
+    let attempts: Vec<delivery_attempt::ActiveModel> = results
         .iter()
-        .map(|(record, _)| {
-            serde_json::json!({
-                "id": new_id(IdKind::Attempt),
-                "delivery_id": &record.delivery_id,
-                "tenant_id": &record.tenant_id,
-                "attempt_number": record.attempt_number,
-                "request_headers": serde_json::to_string(&record.request_headers).expect("string map"),
-                "response_status_code": record.status_code,
-                "response_body": &record.response_body,
-                "error": record.last_error(),
-                "duration_micros": record.duration.as_micros() as i64,
-                "create_time": record.time,
-            })
+        .map(|(record, _)| delivery_attempt::ActiveModel {
+            id: Set(new_id(IdKind::Attempt)),
+            delivery_id: Set(record.delivery_id.clone()),
+            tenant_id: Set(record.tenant_id.clone()),
+            attempt_number: Set(record.attempt_number),
+            request_headers: Set(
+                serde_json::to_string(&record.request_headers).expect("string map")
+            ),
+            response_status_code: Set(record.status_code.map(i32::from)),
+            response_body: Set(record.response_body.clone()),
+            error: Set(record.last_error()),
+            duration_micros: Set(record.duration.as_micros() as i64),
+            create_time: Set(record.time),
         })
         .collect();
-    bulk::insert_rows(&txn, "delivery_attempts", ATTEMPT_COLUMNS, &attempts).await?;
+    for chunk in attempts.chunks(200) {
+        delivery_attempt::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
 
-    // Every delivery of the group moves on in one statement. The due time
-    // only matters while a delivery is pending; otherwise it is the result's.
-    let moved: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(record, next)| {
-            serde_json::json!({
-                "id": &record.delivery_id,
-                "status": next.status() as i16,
-                "attempts": record.attempt_number,
-                "next_attempt_time": match next {
-                    NextStep::RetryAt(at) => *at,
-                    _ => record.time,
-                },
-                "lease_expire_time": null,
-                "last_status_code": record.status_code,
-                "last_error": record.last_error(),
-                "update_time": record.time,
-            })
-        })
-        .collect();
-    bulk::update_rows(
-        &txn,
-        "deliveries",
-        ("id", SqlType::Text),
-        DELIVERY_RESULT_COLUMNS,
-        &moved,
-    )
-    .await?;
-
+    // Successes with the same status code share one UPDATE (the common case
+    // under load is a single statement for the whole group); anything else
+    // is written row by row.
+    let mut succeeded: HashMap<u16, Vec<String>> = HashMap::new();
     // The latest result per subscription decides its health.
     let mut latest: HashMap<&str, (&AttemptRecord, &NextStep)> = HashMap::new();
+    let now = results
+        .iter()
+        .map(|(r, _)| r.time)
+        .max()
+        .unwrap_or_default();
     for (record, next) in &results {
         let slot = latest
             .entry(record.subscription_id.as_str())
@@ -158,9 +117,69 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
         if record.time >= slot.0.time {
             *slot = (record, next);
         }
+        if let (NextStep::Succeeded, Some(code)) = (next, record.status_code) {
+            succeeded
+                .entry(code)
+                .or_default()
+                .push(record.delivery_id.clone());
+            continue;
+        }
+        let mut update = delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(next.status() as i16))
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::value(record.attempt_number),
+            )
+            .col_expr(
+                delivery::Column::LeaseExpireTime,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(record.status_code.map(i32::from)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(record.last_error()),
+            )
+            .col_expr(delivery::Column::UpdateTime, Expr::value(record.time));
+        if let NextStep::RetryAt(at) = next {
+            update = update.col_expr(delivery::Column::NextAttemptTime, Expr::value(*at));
+        }
+        update
+            .filter(delivery::Column::Id.eq(&record.delivery_id))
+            .exec(&txn)
+            .await?;
+    }
+    for (code, ids) in succeeded {
+        // attempts + 1: the row still holds the count from before this attempt.
+        delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::Status,
+                Expr::value(Status::Succeeded as i16),
+            )
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::col(delivery::Column::Attempts).add(1),
+            )
+            .col_expr(
+                delivery::Column::LeaseExpireTime,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(i32::from(code)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(delivery::Column::UpdateTime, Expr::value(now))
+            .filter(delivery::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
     }
 
-    let backend = txn.get_database_backend();
     let mut healthy = Vec::new();
     let mut failing = Vec::new();
     for (subscription_id, (record, next)) in latest {
@@ -186,7 +205,7 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
                 subscription::Column::FailingSince,
                 Expr::value(Option::<i64>::None),
             )
-            .filter(bulk::is_in(backend, "id", healthy))
+            .filter(subscription::Column::Id.is_in(healthy))
             .filter(subscription::Column::FailingSince.is_not_null())
             .exec(&txn)
             .await?;
@@ -198,7 +217,7 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
             .select_only()
             .column(subscription::Column::Id)
             .column(subscription::Column::FailingSince)
-            .filter(bulk::is_in(backend, "id", failing))
+            .filter(subscription::Column::Id.is_in(failing))
             .into_tuple::<(String, Option<i64>)>()
             .all(&txn)
             .await?
@@ -436,11 +455,7 @@ pub async fn replay<C: ConnectionTrait + TransactionTrait>(
         .select_only()
         .column(event::Column::Id)
         .filter(event::Column::TenantId.eq(&caller.tenant_id))
-        .filter(bulk::is_in(
-            db.get_database_backend(),
-            "id",
-            latest.keys().cloned(),
-        ));
+        .filter(event::Column::Id.is_in(latest.keys().cloned()));
     if let Some(start) = start {
         in_range = in_range.filter(event::Column::CreateTime.gte(start));
     }

@@ -4,7 +4,6 @@
 
 use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
-use crate::store::bulk::{self, SqlType};
 use crate::store::delivery::Status;
 use crate::store::{delivery, event, event_type, now_micros, queue, subscription};
 use sea_orm::{
@@ -20,29 +19,8 @@ pub const OPERATIONAL_PREFIX: &str = "hookrelay.";
 pub const SUBSCRIPTION_DISABLED: &str = "hookrelay.subscription.disabled";
 /// SendTestEvent's ping; never stored or fanned out.
 pub const TEST_EVENT: &str = "hookrelay.test";
-/// The columns a publish writes, as the JSON rows above name them.
-const EVENT_COLUMNS: &[(&str, SqlType)] = &[
-    ("tenant_id", SqlType::Text),
-    ("id", SqlType::Text),
-    ("type", SqlType::Text),
-    ("scope", SqlType::Text),
-    ("payload", SqlType::Text),
-    ("metadata", SqlType::Text),
-    ("create_time", SqlType::BigInt),
-];
-const DELIVERY_COLUMNS: &[(&str, SqlType)] = &[
-    ("id", SqlType::Text),
-    ("tenant_id", SqlType::Text),
-    ("event_id", SqlType::Text),
-    ("subscription_id", SqlType::Text),
-    ("event_type", SqlType::Text),
-    ("ordered", SqlType::Boolean),
-    ("status", SqlType::SmallInt),
-    ("attempts", SqlType::Integer),
-    ("next_attempt_time", SqlType::BigInt),
-    ("create_time", SqlType::BigInt),
-    ("update_time", SqlType::BigInt),
-];
+/// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
+const INSERT_CHUNK: usize = 500;
 
 /// A validated event to publish.
 #[derive(Clone, Debug)]
@@ -229,19 +207,22 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
                 .filter(|s| s.accepts(new.event_type.as_str(), new.scope.as_ref()))
                 .collect();
             for target in &matching {
-                new_deliveries.push(serde_json::json!({
-                    "id": new_id(IdKind::Delivery),
-                    "tenant_id": tenant_id,
-                    "event_id": &id,
-                    "subscription_id": &target.id,
-                    "event_type": new.event_type.as_str(),
-                    "ordered": target.ordered,
-                    "status": Status::Pending as i16,
-                    "attempts": 0,
-                    "next_attempt_time": now,
-                    "create_time": now,
-                    "update_time": now,
-                }));
+                new_deliveries.push(delivery::ActiveModel {
+                    id: sea_orm::Set(new_id(IdKind::Delivery)),
+                    tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                    event_id: sea_orm::Set(id.clone()),
+                    subscription_id: sea_orm::Set(target.id.clone()),
+                    event_type: sea_orm::Set(new.event_type.as_str().to_owned()),
+                    ordered: sea_orm::Set(target.ordered),
+                    status: sea_orm::Set(Status::Pending as i16),
+                    attempts: sea_orm::Set(0),
+                    next_attempt_time: sea_orm::Set(now),
+                    lease_expire_time: sea_orm::Set(None),
+                    last_status_code: sea_orm::Set(None),
+                    last_error: sea_orm::Set(None),
+                    create_time: sea_orm::Set(now),
+                    update_time: sea_orm::Set(now),
+                });
             }
             let event = Event {
                 id: id.clone(),
@@ -251,15 +232,15 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
                 metadata: new.metadata.clone(),
                 create_time: now,
             };
-            new_events.push(serde_json::json!({
-                "tenant_id": tenant_id,
-                "id": &id,
-                "type": &event.event_type,
-                "scope": &event.scope,
-                "payload": &event.payload,
-                "metadata": serde_json::to_string(&event.metadata).expect("string map"),
-                "create_time": now,
-            }));
+            new_events.push(event::ActiveModel {
+                tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                id: sea_orm::Set(id.clone()),
+                event_type: sea_orm::Set(event.event_type.clone()),
+                scope: sea_orm::Set(event.scope.clone()),
+                payload: sea_orm::Set(event.payload.clone()),
+                metadata: sea_orm::Set(serde_json::to_string(&event.metadata).expect("string map")),
+                create_time: sea_orm::Set(now),
+            });
             seen.insert((tenant_id.to_owned(), id), (job_index, results.len()));
             results.push(Published {
                 event,
@@ -270,20 +251,27 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
         outcomes[job_index] = Ok(results);
     }
 
-    bulk::insert_rows(&txn, "events", EVENT_COLUMNS, &new_events)
-        .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                // Another replica published one of these ids just now.
-                ServiceError::AlreadyExists {
-                    kind: "event",
-                    id: String::new(),
+    for chunk in new_events.chunks(INSERT_CHUNK) {
+        event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    // Another replica published one of these ids just now.
+                    ServiceError::AlreadyExists {
+                        kind: "event",
+                        id: String::new(),
+                    }
+                } else {
+                    err.into()
                 }
-            } else {
-                err.into()
-            }
-        })?;
-    bulk::insert_rows(&txn, "deliveries", DELIVERY_COLUMNS, &new_deliveries).await?;
+            })?;
+    }
+    for chunk in new_deliveries.chunks(INSERT_CHUNK) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
     if !new_deliveries.is_empty() {
         queue::notify_dispatchers(&txn).await?;
     }
@@ -329,11 +317,7 @@ async fn enabled_subscriptions<C: ConnectionTrait>(
         .column(subscription::Column::Scope)
         .column(subscription::Column::EventTypes)
         .column(subscription::Column::Ordered)
-        .filter(bulk::is_in(
-            db.get_database_backend(),
-            "tenant_id",
-            tenants.iter().copied(),
-        ))
+        .filter(subscription::Column::TenantId.is_in(tenants.iter().copied()))
         .filter(subscription::Column::Enabled.eq(true))
         .into_tuple()
         .all(db)
@@ -371,10 +355,9 @@ async fn load_catalog<C: ConnectionTrait>(
     if names.is_empty() {
         return Ok(Catalog::new());
     }
-    let backend = db.get_database_backend();
     let rows = event_type::Entity::find()
-        .filter(bulk::is_in(backend, "tenant_id", tenants.iter().copied()))
-        .filter(bulk::is_in(backend, "name", names.iter().copied()))
+        .filter(event_type::Column::TenantId.is_in(tenants.iter().copied()))
+        .filter(event_type::Column::Name.is_in(names.iter().copied()))
         .all(db)
         .await?;
     let mut catalog = Catalog::new();
@@ -472,8 +455,8 @@ async fn existing_events<'a, C: ConnectionTrait>(
     let tenants: HashSet<&str> = wanted.iter().map(|(t, _)| *t).collect();
     let ids: HashSet<&str> = wanted.iter().map(|(_, id)| *id).collect();
     let rows = event::Entity::find()
-        .filter(bulk::is_in(db.get_database_backend(), "tenant_id", tenants))
-        .filter(bulk::is_in(db.get_database_backend(), "id", ids))
+        .filter(event::Column::TenantId.is_in(tenants))
+        .filter(event::Column::Id.is_in(ids))
         .all(db)
         .await?;
     let mut found = HashMap::new();

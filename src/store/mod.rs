@@ -2,7 +2,6 @@
 //! for SQLite and Postgres, and the time representation both share.
 
 pub mod api_key;
-pub mod bulk;
 pub mod codec;
 pub mod delivery;
 pub mod delivery_attempt;

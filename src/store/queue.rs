@@ -111,11 +111,7 @@ pub async fn release<C: ConnectionTrait>(db: &C, ids: &[String], due: i64) -> Re
             Expr::value(Option::<i64>::None),
         )
         .col_expr(delivery::Column::NextAttemptTime, Expr::value(due))
-        .filter(super::bulk::is_in(
-            db.get_database_backend(),
-            "id",
-            ids.iter().cloned(),
-        ))
+        .filter(delivery::Column::Id.is_in(ids.iter().cloned()))
         .filter(delivery::Column::Status.eq(Status::InFlight as i16))
         .exec(db)
         .await?;
