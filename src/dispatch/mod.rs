@@ -358,15 +358,27 @@ impl Dispatcher {
         &self,
         claimed: &[Claimed],
     ) -> Result<HashMap<(String, String), Arc<event::Model>>, crate::service::ServiceError> {
-        let ids: HashSet<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
-        let rows = event::Entity::find()
-            .filter(event::Column::Id.is_in(ids))
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ((row.tenant_id.clone(), row.id.clone()), Arc::new(row)))
-            .collect())
+        // One query per tenant, naming the tenant: the primary key is
+        // (tenant_id, id), and ids alone would walk the whole index.
+        let mut by_tenant: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for delivery in claimed {
+            by_tenant
+                .entry(delivery.tenant_id.as_str())
+                .or_default()
+                .insert(delivery.event_id.as_str());
+        }
+        let mut events = HashMap::new();
+        for (tenant_id, ids) in by_tenant {
+            let rows = event::Entity::find()
+                .filter(event::Column::TenantId.eq(tenant_id))
+                .filter(event::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                events.insert((row.tenant_id.clone(), row.id.clone()), Arc::new(row));
+            }
+        }
+        Ok(events)
     }
 
     #[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, subscription_id = %delivery.subscription_id))]
