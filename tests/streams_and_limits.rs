@@ -10,8 +10,8 @@ use common::{Backend, TestApp, authed, spawn_app, spawn_app_with};
 use hookrelay::proto::{
     Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest,
     Delivery, DeliveryStatus, Event, EventType, GetSubscriptionRequest, ListDeliveriesRequest,
-    ListDeliveryAttemptsRequest, PublishEventRequest, RetryPolicy, SendTestEventRequest,
-    Subscription, WatchDeliveriesRequest, WatchEventsRequest,
+    ListDeliveryAttemptsRequest, PublishEventRequest, ReplayEventsRequest, RetryPolicy,
+    SendTestEventRequest, Subscription, WatchDeliveriesRequest, WatchEventsRequest,
     delivery_service_client::DeliveryServiceClient, event::Payload,
     event_service_client::EventServiceClient,
 };
@@ -297,6 +297,34 @@ async fn watch_deliveries_streams_attempts_and_survives_hang_ups(backend: Backen
     assert_eq!(done.attempts, 1, "{done:?}");
     assert_eq!(done.event_type, INVOICE_PAID);
     assert_eq!(done.last_status_code, 204, "{done:?}");
+    // A replay is a new delivery: the stream reports its own creation
+    // time, as reads do, not the event's publish time.
+    let mut deliveries = DeliveryServiceClient::new(app.channel());
+    deliveries
+        .replay_events(app.req(ReplayEventsRequest {
+            subscription_id: good_sub.id.clone(),
+            ..ReplayEventsRequest::default()
+        }))
+        .await
+        .unwrap();
+    let replayed = read_deliveries_until(&mut good_stream, |d| {
+        d.id != done.id && status_of(d) == DeliveryStatus::Succeeded
+    })
+    .await;
+    let replayed = replayed.last().unwrap();
+    let stored = deliveries
+        .list_deliveries(app.req(ListDeliveriesRequest {
+            subscription_id: good_sub.id.clone(),
+            ..ListDeliveriesRequest::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    let stored = stored.iter().find(|d| d.id == replayed.id).expect("listed");
+    assert_eq!(replayed.create_time, stored.create_time, "{replayed:?}");
+    assert_ne!(replayed.create_time, done.create_time, "{replayed:?}");
+    ok.wait_for(2, READ_DEADLINE).await;
 
     let seen = read_deliveries_until(&mut flaky_stream, |d| {
         status_of(d) == DeliveryStatus::Succeeded
@@ -324,7 +352,7 @@ async fn watch_deliveries_streams_attempts_and_survives_hang_ups(backend: Backen
     drop(flaky_stream);
     let mut again = watch_deliveries(&app, &good_sub.id).await;
     let second = publish(&app, event(INVOICE_PAID, "", serde_json::json!({"n": 2}))).await;
-    ok.wait_for(2, READ_DEADLINE).await;
+    ok.wait_for(3, READ_DEADLINE).await;
     flaky.wait_for(3, READ_DEADLINE).await;
     let seen = read_deliveries_until(&mut again, |d| {
         d.event_id == second && status_of(d) == DeliveryStatus::Succeeded

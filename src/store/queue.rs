@@ -28,6 +28,7 @@ pub struct Claimed {
     pub event_id: String,
     pub subscription_id: String,
     pub attempts: i32,
+    pub create_time: i64,
 }
 
 /// Claims up to `limit` due deliveries. On Postgres `FOR UPDATE SKIP LOCKED`
@@ -56,7 +57,7 @@ pub async fn claim_due<C: ConnectionTrait>(
                  AND p.status IN ({pending}, {in_flight}) AND p.id < d.id)) \
            ORDER BY d.next_attempt_time \
            LIMIT $3 {lock}) \
-         RETURNING id, tenant_id, event_id, subscription_id, attempts",
+         RETURNING id, tenant_id, event_id, subscription_id, attempts, create_time",
         pending = Status::Pending as i16,
         in_flight = Status::InFlight as i16,
     );
