@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// The default embedded database: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hookrelay.db";
 
+/// What `hookrelay config print` shows instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
 /// Keys that command-line flags own. Their `HOOKRELAY_*` twins are read by
 /// clap (so `--help` shows them), so the environment layer here skips them to
 /// avoid reading one variable twice with two different parsers.
@@ -20,7 +23,10 @@ const FLAG_KEYS: &[&str] = &[
     "dev",
     "config",
     "log_format",
+    "metrics_listen",
     "test_database_url",
+    // `hookrelay listen --secret`'s twin: not a server setting.
+    "listen_secret",
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +60,8 @@ pub struct Settings {
     pub sqlite_synchronous: SqliteSynchronous,
     /// Maximum connections in the Postgres pool (SQLite always uses one writer).
     pub max_db_connections: u32,
+    /// Where Prometheus scrapes `/metrics` (plain HTTP); off when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -129,6 +137,7 @@ impl Default for Settings {
             shutdown_grace_ms: 10_000,
             sqlite_synchronous: SqliteSynchronous::Full,
             max_db_connections: 10,
+            metrics_listen: None,
         }
     }
 }
@@ -155,6 +164,8 @@ pub struct Overrides {
     pub dev: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +176,8 @@ pub enum ConfigError {
     Load(Box<figment::Error>),
     #[error("invalid configuration: {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("cannot print the configuration as TOML: {0}")]
+    Print(String),
 }
 
 impl Settings {
@@ -274,6 +287,120 @@ impl Settings {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+
+    /// These settings as a TOML file that `--config` accepts (`hookrelay
+    /// config print`), secrets replaced by [`REDACTED`]: `secret_key`, and a
+    /// password in `database_url` (see [`redact_database_url`]). Settings
+    /// without a value are listed in a comment, since TOML has no null.
+    pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        if shown.secret_key.is_some() {
+            shown.secret_key = Some(REDACTED.to_owned());
+        }
+        shown.database_url = redact_database_url(&self.database_url);
+        let body = toml::to_string(&shown).map_err(|err| ConfigError::Print(err.to_string()))?;
+
+        let mut out = String::from(
+            "# hookrelay's effective configuration: defaults, then the --config file,\n\
+             # then HOOKRELAY_* environment variables, then flags.\n",
+        );
+        if body.contains(REDACTED) {
+            out.push_str(&format!(
+                "# Secrets are shown as {REDACTED}: put the real values back before\n\
+                 # using this file with --config.\n"
+            ));
+        }
+        let unset = unset_keys(&shown);
+        if !unset.is_empty() {
+            out.push_str(&format!("# Not set: {}.\n", unset.join(", ")));
+        }
+        out.push('\n');
+        out.push_str(&body);
+        Ok(out)
+    }
+}
+
+/// The dotted names of the settings that are `None` (TOML leaves them out),
+/// sorted.
+fn unset_keys(settings: &Settings) -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, unset: &mut Vec<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (key, value) in map {
+                let name = format!("{prefix}{key}");
+                match value {
+                    serde_json::Value::Null => unset.push(name),
+                    serde_json::Value::Object(_) => walk(&format!("{name}."), value, unset),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut unset = Vec::new();
+    if let Ok(value) = serde_json::to_value(settings) {
+        walk("", &value, &mut unset);
+    }
+    unset
+}
+
+/// Replaces the password of a database URL by [`REDACTED`], both in the user
+/// info (`postgres://user:PASS@host/db`) and in a `password=` query
+/// parameter, and leaves the rest byte for byte (so no `Url` round trip,
+/// which would percent-encode `<redacted>`). A URL the `url` crate cannot
+/// parse (an unescaped `/`, `?` or `#` in the password, libpq's
+/// `host1:5432,host2:5432` lists) is read conservatively: the user info runs
+/// to the last `@`, so a password is over-redacted rather than shown.
+pub fn redact_database_url(database_url: &str) -> String {
+    if database_url.starts_with("sqlite:") {
+        return database_url.to_owned();
+    }
+    let Some(authority_start) = database_url.find("://").map(|i| i + 3) else {
+        return database_url.to_owned();
+    };
+    let rest = &database_url[authority_start..];
+    let authority_end = if url::Url::parse(database_url).is_ok() {
+        rest.find(['/', '?', '#']).unwrap_or(rest.len())
+    } else {
+        rest.len()
+    };
+    let (userinfo, remainder) = match rest[..authority_end].rfind('@') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => ("", rest),
+    };
+
+    let mut out = database_url[..authority_start].to_owned();
+    match userinfo.split_once(':') {
+        Some((user, password)) if !password.is_empty() => {
+            out.push_str(user);
+            out.push(':');
+            out.push_str(REDACTED);
+        }
+        _ => out.push_str(userinfo),
+    }
+    let Some((before_query, query)) = remainder.split_once('?') else {
+        out.push_str(remainder);
+        return out;
+    };
+    out.push_str(before_query);
+    out.push('?');
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if key.eq_ignore_ascii_case("password") && !value.is_empty() => {
+                format!("{key}={REDACTED}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -323,5 +450,141 @@ mod tests {
         let missing = dir.path().join("nope.toml");
         let err = Settings::load(Some(&missing), Overrides::default()).unwrap_err();
         assert!(matches!(err, ConfigError::MissingFile { .. }));
+    }
+
+    /// Loads `text` as a `--config` file (the environment layer is on, as in
+    /// `load`; tests set no `HOOKRELAY_*` variables).
+    fn load_toml(text: &str) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("printed.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(&path), Overrides::default()).unwrap()
+    }
+
+    #[test]
+    fn printed_defaults_load_back_unchanged() {
+        let printed = Settings::default().to_redacted_toml().unwrap();
+        assert!(
+            printed.contains("listen = \"127.0.0.1:50051\""),
+            "{printed}"
+        );
+        assert!(printed.contains("database_url = \"sqlite://hookrelay.db\""));
+        assert!(
+            printed.contains("[dispatch]\nbatch_size = 100\n"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("# Not set: metrics_listen, secret_key, secret_key_file."),
+            "{printed}"
+        );
+        assert!(!printed.contains(REDACTED), "nothing to redact: {printed}");
+        assert_eq!(load_toml(&printed).to_redacted_toml().unwrap(), printed);
+    }
+
+    #[test]
+    fn printed_settings_round_trip_every_value() {
+        let settings = Settings {
+            listen: "0.0.0.0:6000".parse().unwrap(),
+            dev: true,
+            log_format: LogFormat::Json,
+            log_filter: "hookrelay=debug,info".to_owned(),
+            secret_key_file: Some(PathBuf::from("/var/lib/hookrelay/key")),
+            metrics_listen: Some("127.0.0.1:9100".parse().unwrap()),
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            quotas: Quotas {
+                subscriptions_per_scope: 7,
+                ..Quotas::default()
+            },
+            dispatch: Dispatch {
+                lease_ms: 200_000,
+                ..Dispatch::default()
+            },
+            ..Settings::default()
+        };
+        let printed = settings.to_redacted_toml().unwrap();
+        assert!(printed.contains("# Not set: secret_key.\n"), "{printed}");
+        assert!(printed.contains("metrics_listen = \"127.0.0.1:9100\""));
+        assert!(printed.contains("sqlite_synchronous = \"normal\""));
+        assert_eq!(load_toml(&printed).to_redacted_toml().unwrap(), printed);
+    }
+
+    #[test]
+    fn printing_redacts_the_secret_key_and_the_database_password() {
+        let key = "q83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng=";
+        let settings = Settings {
+            secret_key: Some(key.to_owned()),
+            database_url: "postgres://hookrelay:Tr0ub4dor@db:5432/hookrelay".to_owned(),
+            ..Settings::default()
+        };
+        settings.validate().unwrap();
+        let printed = settings.to_redacted_toml().unwrap();
+        assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains("Tr0ub4dor"), "{printed}");
+        assert!(printed.contains("secret_key = \"<redacted>\""), "{printed}");
+        assert!(
+            printed
+                .contains("database_url = \"postgres://hookrelay:<redacted>@db:5432/hookrelay\""),
+            "{printed}"
+        );
+        assert!(printed.contains("# Secrets are shown as <redacted>"));
+        // Everything else is still a file `--config` takes.
+        let back = load_toml(&printed.replace("\"<redacted>\"", &format!("\"{key}\"")));
+        assert_eq!(back.secret_key.as_deref(), Some(key));
+        assert_eq!(
+            back.database_url,
+            redact_database_url(&settings.database_url)
+        );
+    }
+
+    #[test]
+    fn database_passwords_are_redacted_and_nothing_else_changes() {
+        let cases = [
+            // Nothing to hide: unchanged, byte for byte.
+            ("sqlite://hookrelay.db", "sqlite://hookrelay.db"),
+            ("sqlite://./a:b@c.db", "sqlite://./a:b@c.db"),
+            ("postgres://db/hookrelay", "postgres://db/hookrelay"),
+            ("postgres://user@db/x", "postgres://user@db/x"),
+            ("postgres://user:@db/x", "postgres://user:@db/x"),
+            (
+                "postgresql://u@DB:5432/x?sslmode=require",
+                "postgresql://u@DB:5432/x?sslmode=require",
+            ),
+            // The user info's password.
+            ("postgres://user:pw@db/x", "postgres://user:<redacted>@db/x"),
+            (
+                "postgresql://user:p%40ss%2Fw@db:5432/x",
+                "postgresql://user:<redacted>@db:5432/x",
+            ),
+            ("postgres://:pw@db", "postgres://:<redacted>@db"),
+            (
+                "postgres://u:a:b@db/x?sslmode=require#f",
+                "postgres://u:<redacted>@db/x?sslmode=require#f",
+            ),
+            // An unescaped `@` in the password: the last `@` ends the user info.
+            ("postgres://u:p@ss@db/x", "postgres://u:<redacted>@db/x"),
+            // Not URLs the url crate reads: still nothing shown.
+            ("postgres://u:pa/ss@db/x", "postgres://u:<redacted>@db/x"),
+            ("postgres://u:pa?ss@db/x", "postgres://u:<redacted>@db/x"),
+            (
+                "postgres://u:pw@h1:5432,h2:5432/x",
+                "postgres://u:<redacted>@h1:5432,h2:5432/x",
+            ),
+            // A password query parameter.
+            (
+                "postgres://u@db/x?sslmode=require&password=pw&application_name=a",
+                "postgres://u@db/x?sslmode=require&password=<redacted>&application_name=a",
+            ),
+            (
+                "postgres://db/x?PASSWORD=pw#f",
+                "postgres://db/x?PASSWORD=<redacted>#f",
+            ),
+            (
+                "postgres://u:pw@db/x?password=pw2",
+                "postgres://u:<redacted>@db/x?password=<redacted>",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact_database_url(input), expected, "{input}");
+        }
     }
 }

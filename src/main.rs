@@ -1,5 +1,5 @@
 //! The `hookrelay` command line: `serve`, `migrate`, `tenants`, `keys`,
-//! `listen`, `health-check`.
+//! `listen`, `health-check`, `config print`.
 
 use clap::{Args, Parser, Subcommand};
 use hookrelay::config::{LogFormat, Overrides, Settings};
@@ -12,8 +12,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
+const EXAMPLES: &str = "\
+Examples:
+  hookrelay tenants create acme
+  hookrelay keys create --tenant acme --capabilities manage,publish,read
+  hookrelay serve --listen 0.0.0.0:50051 --database-url postgres://hookrelay@db/hookrelay
+  hookrelay config print --config hookrelay.toml";
+
+/// A gRPC-native webhook service.
+///
+/// Services register subscriptions and publish events over gRPC; hookrelay
+/// stores them in SQLite (the default, ./hookrelay.db) or PostgreSQL and
+/// delivers each event as a signed HTTP POST (Standard Webhooks headers),
+/// with retries, dead-lettering and replay.
+///
+/// Settings come from defaults, then a TOML file (--config), then HOOKRELAY_*
+/// environment variables, then flags; `hookrelay config print` shows the
+/// result.
 #[derive(Parser)]
-#[command(name = "hookrelay", version, about = "A gRPC-native webhook service")]
+#[command(name = "hookrelay", version, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,30 +39,59 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gRPC server.
+    ///
+    /// Applies pending migrations, serves the API on --listen and delivers
+    /// webhooks until SIGINT or SIGTERM, then shuts down gracefully.
+    /// `hookrelay config print` with the same flags and environment shows the
+    /// settings it runs with.
     Serve(ServeArgs),
     /// Apply database migrations and exit.
+    ///
+    /// Creates the database if it is a missing SQLite file. `serve` migrates
+    /// at start too; this command does it ahead of a rollout.
     Migrate(DatabaseArgs),
-    /// Manage tenants.
+    /// Manage tenants (offline: straight in the database, no server needed).
     #[command(subcommand)]
     Tenants(TenantCommand),
-    /// Manage API keys.
+    /// Manage API keys (offline: straight in the database, no server needed).
     #[command(subcommand)]
     Keys(KeyCommand),
     /// Run a local webhook receiver that prints and verifies what it gets.
+    ///
+    /// For development: point a subscription at http://ADDR/any/path (`serve
+    /// --dev` allows http:// and loopback URLs). Each webhook is printed with
+    /// its type, id and JSON body; with --secret its signature is checked and
+    /// a bad one is answered 401, so the sender records a failure.
     Listen(ListenArgs),
-    /// Ask a running server's grpc.health.v1 Check: exit 0 when SERVING, 1
-    /// otherwise (for container HEALTHCHECKs and exec probes).
+    /// Check a running server's health (grpc.health.v1).
+    ///
+    /// Prints the status and exits 0 when SERVING, 1 otherwise: for container
+    /// HEALTHCHECKs and exec probes.
     HealthCheck(hookrelay::health_check::HealthCheckArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML, secrets redacted.
+    ///
+    /// Takes the same flags and HOOKRELAY_* variables as `serve` and prints the
+    /// settings it would run with, without opening the database. The output is
+    /// a file --config accepts, except that secret_key and a database password
+    /// are shown as <redacted>. A bad configuration fails as `serve` would.
+    Print(ServeArgs),
 }
 
 #[derive(Args)]
 struct ListenArgs {
-    /// Address to receive webhooks on. (No env twin: HOOKRELAY_LISTEN is the
-    /// server's address, and a receiver must not pick it up.)
-    #[arg(long, default_value = "127.0.0.1:9000")]
+    /// Address to receive webhooks on, IP:PORT. (No env twin: HOOKRELAY_LISTEN
+    /// is the server's address, and a receiver must not pick it up.)
+    #[arg(long, default_value = "127.0.0.1:9000", value_parser = socket_addr)]
     listen: SocketAddr,
-    /// The subscription's secret, to verify signatures.
-    #[arg(long, env = "HOOKRELAY_LISTEN_SECRET")]
+    /// The subscription's secret (whsec_...), to verify signatures.
+    #[arg(long, env = "HOOKRELAY_LISTEN_SECRET", value_parser = webhook_secret)]
     secret: Option<String>,
 }
 
@@ -61,8 +107,8 @@ struct DatabaseArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to serve gRPC on [default: 127.0.0.1:50051].
-    #[arg(long, env = "HOOKRELAY_LISTEN")]
+    /// Address to serve gRPC on, IP:PORT [default: 127.0.0.1:50051].
+    #[arg(long, env = "HOOKRELAY_LISTEN", value_parser = socket_addr)]
     listen: Option<SocketAddr>,
     #[command(flatten)]
     database: DatabaseArgs,
@@ -76,14 +122,36 @@ struct ServeArgs {
     /// Log format [default: pretty].
     #[arg(long, env = "HOOKRELAY_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
+    #[arg(long, env = "HOOKRELAY_METRICS_LISTEN", value_parser = socket_addr)]
+    metrics_listen: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The settings `serve` runs with, and `config print` prints.
+    fn settings(&self) -> Result<Settings, CliError> {
+        let overrides = Overrides {
+            listen: self.listen,
+            dev: self.dev.then_some(true),
+            log_format: self.log_format,
+            metrics_listen: self.metrics_listen,
+            ..Overrides::default()
+        };
+        load(&self.database, overrides)
+    }
 }
 
 #[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant.
+    ///
+    /// Every resource belongs to a tenant. Give it a first API key with
+    /// `hookrelay keys create --tenant NAME`; further keys can come from
+    /// ApiKeyService.
     Create {
         /// Unique tenant name.
-        name: String,
+        #[arg(value_parser = tenant_name)]
+        name: ResourceName,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -92,16 +160,19 @@ enum TenantCommand {
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Create an API key; the token is printed alone on the last line.
+    ///
+    /// The token is shown only this once (only its hash is stored). Clients
+    /// send it as `authorization: Bearer TOKEN`.
     Create {
         /// Name of the tenant the key belongs to.
         #[arg(long)]
         tenant: String,
         /// Comma-separated: manage, publish, read.
-        #[arg(long)]
-        capabilities: String,
+        #[arg(long, value_parser = capabilities)]
+        capabilities: Capabilities,
         /// Restrict the key to one scope.
-        #[arg(long)]
-        scope: Option<String>,
+        #[arg(long, value_parser = scope)]
+        scope: Option<Scope>,
         /// A label for the key.
         #[arg(long, default_value = "")]
         name: String,
@@ -120,8 +191,6 @@ enum CliError {
     Service(#[from] hookrelay::service::ServiceError),
     #[error(transparent)]
     HealthCheck(#[from] hookrelay::health_check::HealthCheckError),
-    #[error("{0}")]
-    Usage(String),
     #[error("cannot receive webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -157,6 +226,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", hookrelay::health_check::check(&args).await?);
             Ok(())
         }
+        Command::Config(ConfigCommand::Print(args)) => {
+            print!("{}", args.settings()?.to_redacted_toml()?);
+            Ok(())
+        }
         Command::Migrate(database) => {
             let settings = load(&database, Overrides::default())?;
             telemetry::init(settings.log_format, &settings.log_filter);
@@ -166,8 +239,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Tenants(TenantCommand::Create { name, database }) => {
             let settings = load(&database, Overrides::default())?;
-            let name = ResourceName::parse(&name)
-                .map_err(|e| CliError::Usage(format!("tenant name: {e}")))?;
             let db = open_database(&settings).await?;
             let tenant = tenants::create_tenant(&db, &name).await?;
             println!("created tenant {} ({})", tenant.name, tenant.id);
@@ -181,12 +252,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             database,
         }) => {
             let settings = load(&database, Overrides::default())?;
-            let capabilities = Capabilities::parse_list(&capabilities)
-                .map_err(|e| CliError::Usage(format!("--capabilities: {e}")))?;
-            let scope = scope
-                .map(|s| Scope::parse(&s))
-                .transpose()
-                .map_err(|e| CliError::Usage(format!("--scope: {e}")))?;
             let db = open_database(&settings).await?;
             let tenant = tenants::find_tenant_by_name(&db, &tenant).await?;
             let new = NewApiKey {
@@ -212,14 +277,36 @@ fn load(database: &DatabaseArgs, mut overrides: Overrides) -> Result<Settings, C
     Ok(Settings::load(database.config.as_deref(), overrides)?)
 }
 
+// Flag parsers: a bad value is a usage error (exit 2, one line naming the
+// flag), found before anything is opened.
+
+fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        "expected IP:PORT, e.g. 127.0.0.1:50051, 0.0.0.0:50051 or [::1]:50051 (not a host name)"
+            .to_owned()
+    })
+}
+
+fn capabilities(s: &str) -> Result<Capabilities, String> {
+    Capabilities::parse_list(s).map_err(|e| e.to_string())
+}
+
+fn scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s).map_err(|e| e.to_string())
+}
+
+fn tenant_name(s: &str) -> Result<ResourceName, String> {
+    ResourceName::parse(s).map_err(|e| e.to_string())
+}
+
+fn webhook_secret(s: &str) -> Result<String, String> {
+    hookrelay::webhook::signing_key(s)
+        .map(|_| s.to_owned())
+        .map_err(|_| "expected whsec_ and base64, as CreateSubscription returned it".to_owned())
+}
+
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let overrides = Overrides {
-        listen: args.listen,
-        dev: args.dev.then_some(true),
-        log_format: args.log_format,
-        ..Overrides::default()
-    };
-    let settings = load(&args.database, overrides)?;
+    let settings = args.settings()?;
     telemetry::init(settings.log_format, &settings.log_filter);
     if settings.dev {
         tracing::warn!("--dev: http:// and private/loopback endpoint URLs are allowed");
