@@ -15,6 +15,7 @@
 //! - [`grpc`] — tonic handlers: authenticate, convert, call a use case,
 //!   convert back. The only place errors become `tonic::Status`.
 //! - [`listen`] — `hookrelay listen`, the local development receiver.
+//! - [`metrics`] — Prometheus metrics: names, gRPC layer, `/metrics`.
 //! - [`health_check`] — `hookrelay health-check`, the probe containers run.
 //! - [`proto`] — the generated `hookrelay.v1` API, clients included.
 //! - [`webhook`] — receiver-side signature verification (also used by
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod grpc;
 pub mod health_check;
 pub mod listen;
+pub mod metrics;
 pub mod proto;
 pub mod secret_key;
 pub mod service;

@@ -5,6 +5,7 @@
 use crate::config::{Settings, SqliteSynchronous};
 use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient, listen_for_wake_ups};
 use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
+use crate::metrics::{GrpcMetricsLayer, MetricsError, MetricsServer};
 use crate::proto::{
     api_key_service_server::ApiKeyServiceServer, delivery_service_server::DeliveryServiceServer,
     event_service_server::EventServiceServer, event_type_service_server::EventTypeServiceServer,
@@ -49,6 +50,8 @@ pub enum StartupError {
     },
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -61,6 +64,8 @@ pub struct Application {
     dispatcher: Arc<Dispatcher>,
     /// Set on Postgres: replicas wake each other with LISTEN/NOTIFY.
     postgres_url: Option<String>,
+    /// The Prometheus endpoint, when `metrics_listen` is set.
+    metrics: Option<MetricsServer>,
 }
 
 impl Application {
@@ -74,6 +79,10 @@ impl Application {
                     addr: settings.listen,
                     source,
                 })?;
+        let metrics = match settings.metrics_listen {
+            Some(addr) => Some(MetricsServer::bind(addr).await?),
+            None => None,
+        };
         let cipher = Arc::new(cipher);
         let dispatch_wake = Arc::new(tokio::sync::Notify::new());
         let changes = ChangeFeed::default();
@@ -110,6 +119,7 @@ impl Application {
             shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
             dispatcher,
             postgres_url: (!settings.is_sqlite()).then(|| settings.database_url.clone()),
+            metrics,
         })
     }
 
@@ -118,6 +128,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::local_addr)
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
@@ -152,7 +167,12 @@ impl Application {
             .expect("the embedded descriptor sets are valid");
 
         tracing::info!(addr = %self.local_addr(), "hookrelay is serving gRPC");
+        if let Some(metrics) = self.metrics {
+            tracing::info!(addr = %metrics.local_addr(), "serving Prometheus metrics at /metrics");
+            tokio::spawn(metrics.run(self.state.db.clone(), shutdown.clone()));
+        }
         let server = tonic::transport::Server::builder()
+            .layer(GrpcMetricsLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

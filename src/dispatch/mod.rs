@@ -265,7 +265,9 @@ impl Dispatcher {
             let event = Arc::clone(event);
             let recorder = recorder.clone();
             tasks.spawn(async move {
+                crate::metrics::in_flight(1.0);
                 let finished = this.deliver(&delivery, &target, &event).await;
+                crate::metrics::in_flight(-1.0);
                 // The row stays in flight (and leased) until the recorder writes it.
                 let _ = recorder.send(finished).await;
                 this.finish(&delivery);
@@ -413,6 +415,16 @@ impl Dispatcher {
             now,
         );
         tracing::debug!(status = ?outcome.status, error = ?outcome.error, ?next, "attempt finished");
+        crate::metrics::attempt_finished(
+            outcome.status,
+            outcome.duration,
+            match next {
+                NextStep::Succeeded => "succeeded",
+                NextStep::RetryAt(_) => "retrying",
+                NextStep::DeadLetter => "failed",
+                NextStep::DisableSubscription(_) => "disabled",
+            },
+        );
         let record = AttemptRecord {
             delivery_id: delivery.id.clone(),
             tenant_id: delivery.tenant_id.clone(),
@@ -441,7 +453,7 @@ impl Dispatcher {
             lease_expire_time: None,
             last_status_code: record.status_code.map(i32::from),
             last_error: record.last_error(),
-            create_time: event.create_time,
+            create_time: delivery.create_time,
             update_time: now,
         };
         Finished {

@@ -44,10 +44,12 @@ impl Publisher {
         };
         // A publish of the same caller id through another replica can win the
         // insert race; a second pass finds its event and reports a duplicate.
-        match self.send(job()).await {
+        let published = match self.send(job()).await {
             Err(ServiceError::AlreadyExists { .. }) => self.send(job()).await,
             other => other,
-        }
+        }?;
+        crate::metrics::events_published(published.iter().filter(|p| !p.duplicate).count());
+        Ok(published)
     }
 
     async fn send(&self, job: Job) -> Result<Vec<Published>, ServiceError> {
