@@ -80,6 +80,29 @@ async fn reflection_lists_every_service(backend: Backend) {
             "{expected} missing from {names:?}"
         );
     }
+
+    // Error details are google.rpc messages: reflection serves their
+    // definitions so that grpcurl can print a BadRequest's violations.
+    for symbol in ["google.rpc.BadRequest", "google.rpc.ErrorInfo"] {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_owned())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("reflection answers")
+            .into_inner();
+        let response = responses.next().await.expect("one response").expect("ok");
+        assert!(
+            matches!(
+                response.message_response,
+                Some(MessageResponse::FileDescriptorResponse(ref files))
+                    if !files.file_descriptor_proto.is_empty()
+            ),
+            "{symbol}: {response:?}"
+        );
+    }
 }
 
 on_both_databases!(
