@@ -62,6 +62,9 @@ pub struct Settings {
     pub max_db_connections: u32,
     /// Where Prometheus scrapes `/metrics` (plain HTTP); off when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// OTLP/gRPC collector that receives spans, e.g. `http://127.0.0.1:4317`;
+    /// off when unset.
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -138,6 +141,7 @@ impl Default for Settings {
             sqlite_synchronous: SqliteSynchronous::Full,
             max_db_connections: 10,
             metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -206,6 +210,14 @@ impl Settings {
             field,
             reason: reason.to_owned(),
         };
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(invalid(
+                "otlp_endpoint",
+                "must be an http:// or https:// URL of an OTLP/gRPC collector, e.g. http://127.0.0.1:4317",
+            ));
+        }
         let url = self.database_url.as_str();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -474,7 +486,8 @@ mod tests {
             "{printed}"
         );
         assert!(
-            printed.contains("# Not set: metrics_listen, secret_key, secret_key_file."),
+            printed
+                .contains("# Not set: metrics_listen, otlp_endpoint, secret_key, secret_key_file."),
             "{printed}"
         );
         assert!(!printed.contains(REDACTED), "nothing to redact: {printed}");
@@ -499,11 +512,13 @@ mod tests {
                 lease_ms: 200_000,
                 ..Dispatch::default()
             },
+            otlp_endpoint: Some("http://127.0.0.1:4317".to_owned()),
             ..Settings::default()
         };
         let printed = settings.to_redacted_toml().unwrap();
         assert!(printed.contains("# Not set: secret_key.\n"), "{printed}");
         assert!(printed.contains("metrics_listen = \"127.0.0.1:9100\""));
+        assert!(printed.contains("otlp_endpoint = \"http://127.0.0.1:4317\""));
         assert!(printed.contains("sqlite_synchronous = \"normal\""));
         assert_eq!(load_toml(&printed).to_redacted_toml().unwrap(), printed);
     }

@@ -191,6 +191,8 @@ enum CliError {
     Service(#[from] hookrelay::service::ServiceError),
     #[error(transparent)]
     HealthCheck(#[from] hookrelay::health_check::HealthCheckError),
+    #[error(transparent)]
+    Telemetry(#[from] hookrelay::telemetry::TelemetryError),
     #[error("cannot receive webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -307,15 +309,28 @@ fn webhook_secret(s: &str) -> Result<String, String> {
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = args.settings()?;
-    telemetry::init(settings.log_format, &settings.log_filter);
+    let telemetry = match &settings.otlp_endpoint {
+        Some(endpoint) => Some(telemetry::init_with_otlp(
+            settings.log_format,
+            &settings.log_filter,
+            endpoint,
+        )?),
+        None => {
+            telemetry::init(settings.log_format, &settings.log_filter);
+            None
+        }
+    };
     if settings.dev {
         tracing::warn!("--dev: http:// and private/loopback endpoint URLs are allowed");
     }
     let app = Application::build(&settings).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    app.run_until_stopped(shutdown).await?;
-    Ok(())
+    let result = app.run_until_stopped(shutdown).await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+    Ok(result?)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (container stop) begins a graceful shutdown.

@@ -173,6 +173,15 @@ impl Application {
         }
         let server = tonic::transport::Server::builder()
             .layer(GrpcMetricsLayer)
+            // One span per request, named after its method, for the logs and
+            // (with otlp_endpoint) the exported traces.
+            .trace_fn(|request| {
+                tracing::info_span!(
+                    "grpc",
+                    otel.name = request.uri().path(),
+                    rpc.system = "grpc",
+                )
+            })
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

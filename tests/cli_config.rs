@@ -88,7 +88,7 @@ fn config_print_shows_the_defaults_without_opening_the_database() {
     assert!(!table.contains_key("secret_key"));
     assert!(!table.contains_key("metrics_listen"));
     assert!(
-        text.contains("# Not set: metrics_listen, secret_key, secret_key_file."),
+        text.contains("# Not set: metrics_listen, otlp_endpoint, secret_key, secret_key_file."),
         "{text}"
     );
     assert!(!text.contains("<redacted>"), "{text}");
