@@ -1,5 +1,6 @@
 //! The dispatcher's bounds from the outside: one subscription never has more
-//! requests in progress than `max_in_flight_per_subscription`, and a shutdown
+//! requests in progress than `max_in_flight_per_subscription`, all of them
+//! together never more than `max_in_flight`, and a shutdown
 //! that cannot finish a request within its grace period hands the delivery
 //! back (PENDING, lease cleared) for the next server to send.
 
@@ -28,6 +29,7 @@ const SUCCEEDED: i16 = delivery::Status::Succeeded as i16;
 
 on_both_databases!(
     per_subscription_in_flight_bound,
+    global_in_flight_bound,
     shutdown_releases_unfinished
 );
 
@@ -169,6 +171,67 @@ async fn per_subscription_in_flight_bound(backend: Backend) {
     })
     .await;
     assert!(all_succeeded, "{:?}", delivery_rows(&app).await);
+}
+
+// ---------------------------------------------------------------------------
+// 1b. All subscriptions together never have more than the global bound.
+// ---------------------------------------------------------------------------
+
+async fn global_in_flight_bound(backend: Backend) {
+    const SUBSCRIPTIONS: usize = 3;
+    const EVENTS: usize = 2;
+    const SERVICE_TIME: Duration = Duration::from_millis(400);
+    let app = spawn_app_with(backend, |s| s.dispatch.max_in_flight = 2).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(204).after(SERVICE_TIME));
+    app.event_types()
+        .create_event_type(app.req(CreateEventTypeRequest {
+            event_type: Some(EventType {
+                name: EVENT_TYPE.to_owned(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("create the event type");
+    for n in 0..SUBSCRIPTIONS {
+        app.subscriptions()
+            .create_subscription(app.req(CreateSubscriptionRequest {
+                subscription: Some(Subscription {
+                    name: format!("endpoint-{n}"),
+                    url: receiver.url(&format!("/endpoint-{n}")),
+                    event_types: vec![EVENT_TYPE.to_owned()],
+                    ..Default::default()
+                }),
+                secret: String::new(),
+            }))
+            .await
+            .expect("create a subscription");
+    }
+    let batch: Vec<Event> = (0..EVENTS)
+        .map(|seq| event(serde_json::json!({"seq": seq})))
+        .collect();
+    EventServiceClient::new(app.channel())
+        .batch_publish_events(app.req(BatchPublishEventsRequest { events: batch }))
+        .await
+        .expect("batch publish");
+
+    let total = SUBSCRIPTIONS * EVENTS;
+    let received = receiver.wait_for(total, Duration::from_secs(20)).await;
+    let peak = peak_concurrency(&received);
+    assert!(
+        peak <= 2,
+        "{peak} requests were in progress at once with a global bound of 2"
+    );
+    assert_eq!(peak, 2, "two requests should overlap under a bound of 2");
+    // Every (event, endpoint) pair arrived once.
+    let pairs: HashSet<(String, String)> = received
+        .iter()
+        .map(|r| (webhook_id(r), r.path.clone()))
+        .collect();
+    assert_eq!(pairs.len(), total, "{pairs:?}");
+    receiver
+        .assert_stays_at(total, Duration::from_millis(500))
+        .await;
 }
 
 // ---------------------------------------------------------------------------
