@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::process::free_port;
+
 use base64::Engine;
 use common::{Backend, TestDatabase, authed};
 use hookrelay::domain::SecretCipher;
@@ -31,14 +33,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Creates tenant `acme` and a full key with the CLI; returns the token.

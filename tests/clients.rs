@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::process::free_port;
+
 use common::receiver::TestReceiver;
 use std::fs::File;
 use std::io::Write;
@@ -274,14 +276,6 @@ impl Drop for Server {
         self.child.kill().ok();
         self.child.wait().ok();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn text(bytes: &[u8]) -> String {

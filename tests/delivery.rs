@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::process::free_port;
+
 use base64::Engine;
 use common::receiver::{Received, Reply, TestReceiver, verify_standard};
 use common::{
@@ -285,14 +287,6 @@ fn recorded<'a>(headers: &'a BTreeMap<String, String>, name: &str) -> Option<&'a
 fn duration_of(attempt: &DeliveryAttempt) -> Duration {
     let d = attempt.duration.expect("attempt duration");
     Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---------------------------------------------------------------------------

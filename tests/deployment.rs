@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::process::free_port;
+
 use common::{Backend, TestDatabase, authed};
 use hookrelay::proto::{
     CreateEventTypeRequest, EventType, GetEventTypeRequest,
@@ -422,14 +424,6 @@ async fn compose_replicas_on_one_postgres_become_serving() {
 
 // ---------------------------------------------------------------------------
 // Running the binary
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn run_bin(args: &[&str]) -> Output {
     Command::new(BIN)

@@ -5,10 +5,9 @@
 
 mod common;
 
-use base64::Engine;
+use common::process::{BIN, ServeProcess, bootstrap_tenant, free_port, wait_for_port};
 use common::receiver::{Reply, TestReceiver};
 use common::{Backend, TestDatabase, authed};
-use hookrelay::domain::SecretCipher;
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::{
     CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType, PublishEventRequest,
@@ -16,52 +15,9 @@ use hookrelay::proto::{
     event_type_service_client::EventTypeServiceClient,
     subscription_service_client::SubscriptionServiceClient,
 };
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(args: &[&str], database_url: &str) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .env("HOOKRELAY_DATABASE_URL", database_url)
-        .env_remove("HOOKRELAY_TEST_DATABASE_URL")
-        .output()
-        .expect("run hookrelay");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `GET /metrics` over plain HTTP/1.1, as Prometheus scrapes it.
 async fn scrape(port: u16) -> String {
@@ -109,40 +65,13 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 async fn metrics_count_what_happened(backend: Backend) {
     let database = TestDatabase::create(backend).await;
-    run(&["tenants", "create", "acme"], &database.url);
-    let keys = run(
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--capabilities",
-            "manage,publish,read",
-        ],
+    let token = bootstrap_tenant(&database.url);
+    let metrics_port = free_port();
+    let server = ServeProcess::start(
         &database.url,
+        &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")],
+        &[],
     );
-    let token = keys.lines().last().unwrap().trim().to_owned();
-
-    let (grpc_port, metrics_port) = (free_port(), free_port());
-    let key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
-    let _server = Server(
-        Command::new(BIN)
-            .args([
-                "serve",
-                "--dev",
-                "--listen",
-                &format!("127.0.0.1:{grpc_port}"),
-            ])
-            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-            .env("HOOKRELAY_DATABASE_URL", &database.url)
-            .env("HOOKRELAY_SECRET_KEY", key)
-            .env_remove("HOOKRELAY_TEST_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn serve"),
-    );
-    wait_for_port(grpc_port);
     wait_for_port(metrics_port);
 
     // Before any traffic: the gauges exist and the queue is empty.
@@ -160,7 +89,7 @@ async fn metrics_count_what_happened(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{grpc_port}"))
+    let channel = Channel::from_shared(server.url())
         .unwrap()
         .connect()
         .await

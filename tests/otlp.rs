@@ -4,10 +4,9 @@
 
 mod common;
 
-use base64::Engine;
 use common::authed;
+use common::process::{BIN, ServeProcess, bootstrap_tenant};
 use common::receiver::TestReceiver;
-use hookrelay::domain::SecretCipher;
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::{
     CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType, PublishEventRequest,
@@ -22,12 +21,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::Channel;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
 
 /// Keeps (service.name, span name) of every span exported to it.
 #[derive(Clone, Default)]
@@ -63,40 +60,9 @@ impl TraceService for Collector {
     }
 }
 
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(args: &[&str], database_url: &str) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .env("HOOKRELAY_DATABASE_URL", database_url)
-        .env_remove("HOOKRELAY_TEST_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-#[tokio::test]
+// Two workers: the fake collector keeps answering while the test thread
+// blocks waiting for the server to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_otlp_collector() {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -109,44 +75,20 @@ async fn spans_reach_an_otlp_collector() {
 
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/hookrelay.db", dir.path().display());
-    run(&["tenants", "create", "acme"], &database_url);
-    let keys = run(
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--capabilities",
-            "manage,publish,read",
-        ],
+    let token = bootstrap_tenant(&database_url);
+    let mut server = ServeProcess::start(
         &database_url,
-    );
-    let token = keys.lines().last().unwrap().trim().to_owned();
-    let port = free_port();
-    let key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
-    let mut server = Server(
-        Command::new(BIN)
-            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
-            .env("HOOKRELAY_DATABASE_URL", &database_url)
-            .env("HOOKRELAY_SECRET_KEY", key)
-            .env(
+        &[],
+        &[
+            (
                 "HOOKRELAY_OTLP_ENDPOINT",
                 format!("http://{collector_addr}"),
-            )
-            .env("HOOKRELAY_SHUTDOWN_GRACE_MS", "500")
-            .env_remove("HOOKRELAY_TEST_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            ),
+            ("HOOKRELAY_SHUTDOWN_GRACE_MS", "500".to_owned()),
+        ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+    let channel = Channel::from_shared(server.url())
         .unwrap()
         .connect()
         .await
@@ -195,19 +137,7 @@ async fn spans_reach_an_otlp_collector() {
     receiver.wait_for(1, Duration::from_secs(20)).await;
 
     // SIGTERM: the server flushes its buffered spans as it stops.
-    let pid = server.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.terminate();
 
     let spans = collector.spans.lock().unwrap().clone();
     for wanted in [

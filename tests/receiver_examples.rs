@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::process::free_port;
+
 use common::{Backend, TestApp, authed, spawn_app, wait_until};
 use hookrelay::proto::{
     Backoff, CreateEventTypeRequest, CreateSubscriptionRequest, Delivery, DeliveryStatus, Event,
@@ -343,14 +345,6 @@ impl RunningExample {
 // ---------------------------------------------------------------------------
 // The server side
 // ---------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn register_event_type(app: &TestApp) {
     app.event_types()

@@ -6,6 +6,7 @@
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 
 use base64::Engine;
