@@ -99,6 +99,10 @@ pub struct Dispatch {
     pub poll_interval_ms: u64,
     /// Disable a subscription whose deliveries fail this long without a success.
     pub disable_after_secs: u64,
+    /// Publishes hand deliveries straight to this replica's dispatcher
+    /// (written leased to it) while it has room; off, every delivery goes
+    /// through the shared queue.
+    pub hand_off: bool,
 }
 
 impl Default for Dispatch {
@@ -110,6 +114,7 @@ impl Default for Dispatch {
             lease_ms: 150_000,
             poll_interval_ms: 1_000,
             disable_after_secs: 5 * 24 * 3600,
+            hand_off: true,
         }
     }
 }

@@ -96,7 +96,11 @@ impl Application {
             dispatch_settings(settings),
         );
         let state = AppState {
-            publisher: Publisher::start(db.clone()),
+            publisher: Publisher::start(
+                db.clone(),
+                settings.dispatch.hand_off.then(|| dispatcher.handoff()),
+                Arc::clone(&dispatch_wake),
+            ),
             callers: Arc::default(),
             db,
             cipher,

@@ -1282,8 +1282,19 @@ async fn crash_mid_flight(backend: Backend) {
 // 11. Two replicas on one Postgres database: no duplicates, nothing lost.
 // ---------------------------------------------------------------------------
 
+// Each replica hands its own publishes to its dispatcher...
 #[tokio::test]
 async fn two_replicas_deliver_each_event_exactly_once() {
+    two_replicas_deliver_each_event_once(true).await;
+}
+
+// ...or, with the hand-off off, both claim from the one shared queue.
+#[tokio::test]
+async fn two_replicas_claiming_from_one_queue_deliver_each_event_exactly_once() {
+    two_replicas_deliver_each_event_once(false).await;
+}
+
+async fn two_replicas_deliver_each_event_once(hand_off: bool) {
     if postgres_url().is_none() {
         eprintln!("skipped: {} is not set", common::TEST_DATABASE_ENV);
         return;
@@ -1295,6 +1306,7 @@ async fn two_replicas_deliver_each_event_exactly_once() {
         // Small claims and a quick poll, so both replicas take part.
         settings.dispatch.batch_size = 10;
         settings.dispatch.poll_interval_ms = 50;
+        settings.dispatch.hand_off = hand_off;
     };
     let app = spawn_app_with(Backend::Postgres, configure).await;
     let mut replica = spawn_replica(&app, configure).await;

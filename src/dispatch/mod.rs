@@ -1,16 +1,19 @@
-//! The delivery engine. It claims due deliveries in batches under a lease,
-//! sends each as a signed POST with the shared client, records the attempt
-//! and schedules what comes next. No transaction or row lock is ever held
-//! across a network call: a claim is one statement, a result is one short
-//! transaction. A process that dies mid-send loses nothing: its leases expire
+//! The delivery engine. It takes deliveries handed over by this replica's
+//! publishes (see [`handoff`]) and claims due ones from the queue in batches
+//! under a lease, sends each as a signed POST with the shared client,
+//! records the attempt and schedules what comes next. No transaction or row
+//! lock is ever held across a network call: a claim is one statement, a
+//! result is one short transaction. A process that dies mid-send loses nothing: its leases expire
 //! and the deliveries are claimed again (at-least-once).
 
+mod handoff;
 mod http;
 mod listen;
 mod recorder;
 mod request;
 mod test_event;
 
+pub use handoff::{Direct, Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
@@ -27,6 +30,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -72,6 +76,25 @@ pub struct Dispatcher {
     /// Deliveries this process holds, released if shutdown cuts them short.
     held: Mutex<HashSet<String>>,
     limiters: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    /// Set when shutdown begins: publishes stop handing deliveries over.
+    closing: AtomicBool,
+    /// Deliveries publishes handed over; `run` takes the receiver.
+    handoff_sender: mpsc::UnboundedSender<Vec<Direct>>,
+    handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
+    /// Signalled when a request finishes, for a dispatcher waiting on a bound.
+    request_done: Notify,
+}
+
+/// What the run loop waits for before it claims again.
+enum Wait {
+    /// A free global permit.
+    Permit,
+    /// A request to finish (a subscription is at its bound), briefly.
+    RequestDone,
+    /// A wake-up (publish, NOTIFY, a freed ordered subscription) or the time.
+    WakeOr(Duration),
+    /// Just the time (the database failed).
+    Sleep(Duration),
 }
 
 impl Dispatcher {
@@ -83,7 +106,12 @@ impl Dispatcher {
         changes: ChangeFeed,
         settings: DispatchSettings,
     ) -> Arc<Self> {
+        let (sender, receiver) = mpsc::unbounded_channel();
         Arc::new(Self {
+            handoff_sender: sender,
+            handoffs: Mutex::new(Some(receiver)),
+            closing: AtomicBool::new(false),
+            request_done: Notify::new(),
             db,
             cipher,
             client,
@@ -97,9 +125,20 @@ impl Dispatcher {
         })
     }
 
+    /// What a publisher on this replica uses to hand deliveries over.
+    pub fn handoff(self: &Arc<Self>) -> Handoff {
+        Handoff::new(Arc::clone(self), self.handoff_sender.clone())
+    }
+
     /// Runs until `shutdown`; then stops claiming, lets requests in flight
     /// finish for the grace period and releases whatever is left.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut handoffs = self
+            .handoffs
+            .lock()
+            .expect("handoffs lock")
+            .take()
+            .expect("a dispatcher runs once");
         let mut tasks = JoinSet::new();
         let (recorder, results) = mpsc::channel(self.settings.max_in_flight.max(64));
         let recording = tokio::spawn(Arc::clone(&self).record_results(results));
@@ -113,61 +152,84 @@ impl Dispatcher {
                 }
                 last_reclaim = Some(Instant::now());
             }
-            let free = self.permits.available_permits() as u64;
-            if free == 0 {
-                tokio::select! {
-                    permit = self.permits.acquire() => drop(permit),
-                    () = shutdown.cancelled() => break,
-                }
+            let Some(wait) = self.claim_and_start(&mut tasks, &recorder).await else {
                 continue;
-            }
-            let limit = free.min(self.settings.batch_size);
-            let now = now_micros();
-            let lease_until = now + self.settings.lease.as_micros() as i64;
-            let claimed = match queue::claim_due(&self.db, now, lease_until, limit).await {
-                Ok(claimed) => claimed,
-                Err(err) => {
-                    tracing::warn!(error = %err, "claiming deliveries failed; retrying shortly");
-                    tokio::select! {
-                        () = tokio::time::sleep(self.settings.poll_interval) => {}
-                        () = shutdown.cancelled() => break,
+            };
+            let until = self.wait(wait);
+            tokio::pin!(until);
+            // Handed-over deliveries start while the loop waits: they need no
+            // claim, so they never cut the wait short.
+            loop {
+                tokio::select! {
+                    () = &mut until => break,
+                    Some(batch) = handoffs.recv() => {
+                        self.start_direct(batch, &mut tasks, &recorder).await;
                     }
-                    continue;
-                }
-            };
-            let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
-            let deferred = if count > 0 {
-                self.start(claimed, &mut tasks, &recorder).await
-            } else {
-                0
-            };
-            if deferred > 0 {
-                // A subscription is at its bound: claiming again at once would
-                // only hand rows back. Wait for a request to finish first.
-                tokio::select! {
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
                     () = shutdown.cancelled() => break,
                 }
-                continue;
-            }
-            if full {
-                continue;
-            }
-            // Busy, publishes wake us; only a truly idle dispatcher asks when
-            // the next retry falls due (one query instead of one per wake-up).
-            let idle = if count == 0 {
-                self.idle_time().await
-            } else {
-                self.settings.poll_interval
-            };
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(idle) => {}
-                () = shutdown.cancelled() => break,
             }
         }
-        self.drain(tasks, recorder, recording).await;
+        self.closing.store(true, Ordering::Release);
+        self.drain(tasks, handoffs, recorder, recording).await;
+    }
+
+    /// One claim: starts what it got and says what to wait for before the
+    /// next, or `None` to claim again at once (the batch was full).
+    async fn claim_and_start(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) -> Option<Wait> {
+        let free = self.permits.available_permits() as u64;
+        if free == 0 {
+            return Some(Wait::Permit);
+        }
+        let limit = free.min(self.settings.batch_size);
+        let now = now_micros();
+        let lease_until = now + self.settings.lease.as_micros() as i64;
+        let claimed = match queue::claim_due(&self.db, now, lease_until, limit).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "claiming deliveries failed; retrying shortly");
+                return Some(Wait::Sleep(self.settings.poll_interval));
+            }
+        };
+        let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
+        let deferred = if count > 0 {
+            self.start(claimed, tasks, recorder).await
+        } else {
+            0
+        };
+        if deferred > 0 {
+            // A subscription is at its bound: claiming again at once would
+            // only hand rows back. Wait for a request to finish first.
+            return Some(Wait::RequestDone);
+        }
+        if full {
+            return None;
+        }
+        // Busy, publishes wake us; only a truly idle dispatcher asks when
+        // the next retry falls due (one query instead of one per wake-up).
+        Some(Wait::WakeOr(if count == 0 {
+            self.idle_time().await
+        } else {
+            self.settings.poll_interval
+        }))
+    }
+
+    async fn wait(&self, wait: Wait) {
+        match wait {
+            Wait::Permit => drop(self.permits.acquire().await),
+            Wait::RequestDone => {
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(20), self.request_done.notified())
+                        .await;
+            }
+            Wait::WakeOr(limit) => {
+                let _ = tokio::time::timeout(limit, self.wake.notified()).await;
+            }
+            Wait::Sleep(duration) => tokio::time::sleep(duration).await,
+        }
     }
 
     /// Sleeps until the next retry falls due, never longer than the poll.
@@ -184,6 +246,7 @@ impl Dispatcher {
     async fn drain(
         &self,
         mut tasks: JoinSet<()>,
+        mut handoffs: mpsc::UnboundedReceiver<Vec<Direct>>,
         recorder: mpsc::Sender<Finished>,
         recording: tokio::task::JoinHandle<()>,
     ) {
@@ -198,7 +261,29 @@ impl Dispatcher {
         // Every sender is gone now: the recorder writes what it has and ends.
         drop(recorder);
         let _ = recording.await;
-        let held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
+        // A publish that reserved room before `closing` was set may still
+        // commit: wait (briefly) until every reservation was handed over or
+        // dropped, and give back what was handed over but never started.
+        let mut unsent = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            while let Ok(batch) = handoffs.try_recv() {
+                unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
+            }
+            if self.permits.available_permits() == self.settings.max_in_flight
+                || Instant::now() >= deadline
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // From here a hand-off fails and its publisher returns it to the queue.
+        handoffs.close();
+        while let Ok(batch) = handoffs.try_recv() {
+            unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
+        }
+        let mut held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
+        held.extend(unsent);
         if !held.is_empty() {
             tracing::info!(
                 count = held.len(),
@@ -260,25 +345,84 @@ impl Dispatcher {
                 .lock()
                 .expect("held lock")
                 .insert(delivery.id.clone());
-            let this = Arc::clone(self);
-            let target = Arc::clone(target);
-            let event = Arc::clone(event);
-            let recorder = recorder.clone();
-            tasks.spawn(async move {
-                crate::metrics::in_flight(1.0);
-                let finished = this.deliver(&delivery, &target, &event).await;
-                crate::metrics::in_flight(-1.0);
-                // The row stays in flight (and leased) until the recorder writes it.
-                let _ = recorder.send(finished).await;
-                this.finish(&delivery);
-                drop(permit);
-            });
+            self.launch(delivery, target, event, permit, tasks, recorder);
         }
         if !later.is_empty() {
             // Over a bound: hand them back, due a moment from now.
             let _ = queue::release(&self.db, &later, now + 20_000).await;
         }
         later.len()
+    }
+
+    /// Starts deliveries a publish handed over. Their room was reserved and
+    /// their rows are leased to us; only the subscriptions' secrets and
+    /// settings are prepared here, once per subscription in the batch.
+    async fn start_direct(
+        self: &Arc<Self>,
+        batch: Vec<Direct>,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) {
+        while tasks.try_join_next().is_some() {}
+        let now = now_micros();
+        let mut targets: HashMap<String, Option<Arc<Target>>> = HashMap::new();
+        let mut unusable = Vec::new();
+        for direct in batch {
+            let target = targets
+                .entry(direct.subscription.id.clone())
+                .or_insert_with(|| match self.prepare_target(&direct.subscription, now) {
+                    Ok(target) => Some(Arc::new(target)),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "preparing a subscription failed; returning its deliveries to the queue");
+                        None
+                    }
+                });
+            match target {
+                Some(target) => {
+                    let target = Arc::clone(target);
+                    let permit = direct.slot.into_permit();
+                    self.launch(
+                        direct.delivery,
+                        &target,
+                        &direct.event,
+                        permit,
+                        tasks,
+                        recorder,
+                    );
+                }
+                None => unusable.push(direct.delivery.id),
+            }
+        }
+        if !unusable.is_empty() {
+            let _ = queue::release(&self.db, &unusable, now).await;
+        }
+    }
+
+    /// Sends one delivery in its own task, which records the result and
+    /// then gives back the delivery's room.
+    fn launch(
+        self: &Arc<Self>,
+        delivery: Claimed,
+        target: &Arc<Target>,
+        event: &Arc<event::Model>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) {
+        let this = Arc::clone(self);
+        let target = Arc::clone(target);
+        let event = Arc::clone(event);
+        let recorder = recorder.clone();
+        tasks.spawn(async move {
+            crate::metrics::in_flight(1.0);
+            let finished = this.deliver(&delivery, &target, &event).await;
+            crate::metrics::in_flight(-1.0);
+            // The row stays in flight (and leased) until the recorder writes it.
+            let _ = recorder.send(finished).await;
+            this.finish(&delivery);
+            drop(permit);
+            this.request_done.notify_one();
+        });
     }
 
     /// Applies the per-subscription in-flight bound and rate limit; counts
@@ -307,6 +451,12 @@ impl Dispatcher {
                 return false;
             }
         }
+        self.count_in(subscription_id)
+    }
+
+    /// Counts one more request in flight to the subscription, unless that
+    /// would pass its bound.
+    fn count_in(&self, subscription_id: &str) -> bool {
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
         let count = in_flight.entry(subscription_id.to_owned()).or_default();
         if *count >= self.settings.max_in_flight_per_subscription {
@@ -317,12 +467,17 @@ impl Dispatcher {
     }
 
     fn finish(&self, delivery: &Claimed) {
-        self.held.lock().expect("held lock").remove(&delivery.id);
+        self.uncount(&delivery.subscription_id, &delivery.id);
+    }
+
+    /// The delivery is no longer ours to send: forget it and free its place.
+    fn uncount(&self, subscription_id: &str, delivery_id: &str) {
+        self.held.lock().expect("held lock").remove(delivery_id);
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        if let Some(count) = in_flight.get_mut(&delivery.subscription_id) {
+        if let Some(count) = in_flight.get_mut(subscription_id) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                in_flight.remove(&delivery.subscription_id);
+                in_flight.remove(subscription_id);
             }
         }
     }
@@ -340,20 +495,23 @@ impl Dispatcher {
             .await?;
         let mut targets = HashMap::new();
         for row in rows {
-            let secrets = signing_secrets(&self.cipher, &row, now)?;
-            let tenant_id = row.tenant_id.clone();
-            let id = row.id.clone();
-            let spec = to_subscription(row)?.spec;
-            targets.insert(
-                id,
-                Arc::new(Target {
-                    tenant_id,
-                    spec,
-                    secrets,
-                }),
-            );
+            let target = self.prepare_target(&row, now)?;
+            targets.insert(row.id, Arc::new(target));
         }
         Ok(targets)
+    }
+
+    /// A subscription's parsed settings and the secrets that sign at `now`.
+    fn prepare_target(
+        &self,
+        row: &subscription::Model,
+        now: i64,
+    ) -> Result<Target, crate::service::ServiceError> {
+        Ok(Target {
+            tenant_id: row.tenant_id.clone(),
+            secrets: signing_secrets(&self.cipher, row, now)?,
+            spec: to_subscription(row.clone())?.spec,
+        })
     }
 
     async fn load_events(

@@ -27,13 +27,8 @@ impl EventApi {
         events: Vec<NewEvent>,
         paths: FieldPaths,
     ) -> Result<Vec<Published>, ServiceError> {
+        // The publisher hands deliveries to the dispatcher (or wakes it).
         let published = self.state.publisher.publish(caller, events, paths).await?;
-        if published
-            .iter()
-            .any(|p| !p.duplicate && p.subscription_count > 0)
-        {
-            self.state.wake_dispatcher();
-        }
         // Feed WatchEvents: every newly stored event (not a duplicate's original).
         for p in published.iter().filter(|p| !p.duplicate) {
             self.state.changes.send(Change::EventPublished {

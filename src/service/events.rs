@@ -3,6 +3,7 @@
 //! sent before the commit and nothing committed is lost. Also reads of events.
 
 use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
+use crate::dispatch::{Direct, Handoff};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
 use crate::store::delivery::Status;
 use crate::store::{delivery, event, event_type, now_micros, queue, subscription};
@@ -11,6 +12,7 @@ use sea_orm::{
     QuerySelect, TransactionSession, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 pub const MAX_BATCH: usize = 1_000;
 /// The namespace of hookrelay's own events.
@@ -123,8 +125,9 @@ pub async fn publish_operational<C: ConnectionTrait + TransactionTrait>(
         events: vec![event],
         catalog: None,
     };
-    let mut results = write_jobs(db, std::slice::from_ref(&job)).await?;
-    results
+    let mut written = write_jobs(db, std::slice::from_ref(&job), None).await?;
+    written
+        .outcomes
         .pop()
         .unwrap_or_else(|| Ok(Vec::new()))?
         .pop()
@@ -140,15 +143,30 @@ pub(super) struct Job {
     pub catalog: Option<FieldPaths>,
 }
 
+/// What a group of publishes wrote.
+pub(super) struct Written {
+    /// Per request, in order: its events, or why it was refused.
+    pub outcomes: Vec<Result<Vec<Published>, ServiceError>>,
+    /// Deliveries written leased to this replica, to hand over now.
+    pub direct: Vec<Direct>,
+    /// Deliveries written pending, for whichever dispatcher claims them.
+    pub queued: usize,
+}
+
 /// Writes a group of publish requests in one transaction with a fixed number
 /// of statements, however many requests and events: catalog, existing ids
 /// and subscriptions are each read once for the group, events and deliveries
 /// inserted in bulk. A request that fails validation gets its own error and
 /// the others proceed; a database error fails the whole group.
+///
+/// With a `handoff`, each delivery the local dispatcher has room for is
+/// written leased to it, to be handed over after the commit; the rest are
+/// queued, and only queued deliveries wake other replicas.
 pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     jobs: &[Job],
-) -> Result<Vec<Result<Vec<Published>, ServiceError>>, ServiceError> {
+    handoff: Option<&Handoff>,
+) -> Result<Written, ServiceError> {
     let txn = db.begin().await?;
     let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
     let catalog = load_catalog(&txn, &tenants, jobs).await?;
@@ -166,6 +184,8 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
     let now = now_micros();
     let mut new_events = Vec::new();
     let mut new_deliveries = Vec::new();
+    let mut direct = Vec::new();
+    let lease_until = handoff.map(|h| now + h.lease().as_micros() as i64);
     // Ids first seen in this group, per tenant: (job, index in its results).
     let mut seen: HashMap<(String, String), (usize, usize)> = HashMap::new();
     for &job_index in &valid {
@@ -202,22 +222,52 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
                 }
             }
             let id = id.unwrap_or_else(|| new_id(IdKind::Event));
+            let stored = Arc::new(event::Model {
+                tenant_id: tenant_id.to_owned(),
+                id: id.clone(),
+                event_type: new.event_type.as_str().to_owned(),
+                scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
+                payload: new.payload.clone(),
+                metadata: serde_json::to_string(&new.metadata).expect("string map"),
+                create_time: now,
+            });
             let matching: Vec<&Target> = targets
                 .iter()
                 .filter(|s| s.accepts(new.event_type.as_str(), new.scope.as_ref()))
                 .collect();
             for target in &matching {
+                let delivery_id = new_id(IdKind::Delivery);
+                let slot = handoff.and_then(|h| h.reserve(&target.model, &delivery_id));
+                let (status, lease) = match (&slot, lease_until) {
+                    (Some(_), Some(until)) => (Status::InFlight, Some(until)),
+                    _ => (Status::Pending, None),
+                };
+                if let Some(slot) = slot {
+                    direct.push(Direct {
+                        slot,
+                        delivery: queue::Claimed {
+                            id: delivery_id.clone(),
+                            tenant_id: tenant_id.to_owned(),
+                            event_id: id.clone(),
+                            subscription_id: target.model.id.clone(),
+                            attempts: 0,
+                            create_time: now,
+                        },
+                        subscription: Arc::clone(&target.model),
+                        event: Arc::clone(&stored),
+                    });
+                }
                 new_deliveries.push(delivery::ActiveModel {
-                    id: sea_orm::Set(new_id(IdKind::Delivery)),
+                    id: sea_orm::Set(delivery_id),
                     tenant_id: sea_orm::Set(tenant_id.to_owned()),
                     event_id: sea_orm::Set(id.clone()),
-                    subscription_id: sea_orm::Set(target.id.clone()),
+                    subscription_id: sea_orm::Set(target.model.id.clone()),
                     event_type: sea_orm::Set(new.event_type.as_str().to_owned()),
-                    ordered: sea_orm::Set(target.ordered),
-                    status: sea_orm::Set(Status::Pending as i16),
+                    ordered: sea_orm::Set(target.model.ordered),
+                    status: sea_orm::Set(status as i16),
                     attempts: sea_orm::Set(0),
                     next_attempt_time: sea_orm::Set(now),
-                    lease_expire_time: sea_orm::Set(None),
+                    lease_expire_time: sea_orm::Set(lease),
                     last_status_code: sea_orm::Set(None),
                     last_error: sea_orm::Set(None),
                     create_time: sea_orm::Set(now),
@@ -226,19 +276,19 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
             }
             let event = Event {
                 id: id.clone(),
-                event_type: new.event_type.as_str().to_owned(),
-                scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
+                event_type: stored.event_type.clone(),
+                scope: stored.scope.clone(),
                 payload: new.payload.clone(),
                 metadata: new.metadata.clone(),
                 create_time: now,
             };
             new_events.push(event::ActiveModel {
-                tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                tenant_id: sea_orm::Set(stored.tenant_id.clone()),
                 id: sea_orm::Set(id.clone()),
-                event_type: sea_orm::Set(event.event_type.clone()),
-                scope: sea_orm::Set(event.scope.clone()),
-                payload: sea_orm::Set(event.payload.clone()),
-                metadata: sea_orm::Set(serde_json::to_string(&event.metadata).expect("string map")),
+                event_type: sea_orm::Set(stored.event_type.clone()),
+                scope: sea_orm::Set(stored.scope.clone()),
+                payload: sea_orm::Set(stored.payload.clone()),
+                metadata: sea_orm::Set(stored.metadata.clone()),
                 create_time: sea_orm::Set(now),
             });
             seen.insert((tenant_id.to_owned(), id), (job_index, results.len()));
@@ -272,19 +322,22 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
             .exec_without_returning(&txn)
             .await?;
     }
-    if !new_deliveries.is_empty() {
+    let queued = new_deliveries.len() - direct.len();
+    if queued > 0 {
         queue::notify_dispatchers(&txn).await?;
     }
     txn.commit().await?;
-    Ok(outcomes)
+    Ok(Written {
+        outcomes,
+        direct,
+        queued,
+    })
 }
 
-/// A subscription as routing sees it.
+/// A subscription as routing sees it, with its row for a hand-off.
 struct Target {
-    id: String,
-    scope: Option<String>,
+    model: Arc<subscription::Model>,
     patterns: Vec<EventTypePattern>,
-    ordered: bool,
 }
 
 impl Target {
@@ -293,7 +346,7 @@ impl Target {
     /// `hookrelay.*` events go only to patterns that name that namespace, so
     /// a `*` subscriber never receives operational traffic it did not ask for.
     fn accepts(&self, event_type: &str, scope: Option<&Scope>) -> bool {
-        let scope_ok = match &self.scope {
+        let scope_ok = match &self.model.scope {
             None => true,
             Some(own) => scope.is_some_and(|s| s.as_str() == own),
         };
@@ -310,30 +363,24 @@ async fn enabled_subscriptions<C: ConnectionTrait>(
     db: &C,
     tenants: &HashSet<&str>,
 ) -> Result<HashMap<String, Vec<Target>>, ServiceError> {
-    let rows: Vec<(String, String, Option<String>, String, bool)> = subscription::Entity::find()
-        .select_only()
-        .column(subscription::Column::TenantId)
-        .column(subscription::Column::Id)
-        .column(subscription::Column::Scope)
-        .column(subscription::Column::EventTypes)
-        .column(subscription::Column::Ordered)
+    let rows = subscription::Entity::find()
         .filter(subscription::Column::TenantId.is_in(tenants.iter().copied()))
         .filter(subscription::Column::Enabled.eq(true))
-        .into_tuple()
         .all(db)
         .await?;
     let mut by_tenant: HashMap<String, Vec<Target>> = HashMap::new();
-    for (tenant_id, id, scope, patterns, ordered) in rows {
-        let patterns: Vec<String> = serde_json::from_str(&patterns).unwrap_or_default();
-        by_tenant.entry(tenant_id).or_default().push(Target {
-            id,
-            scope,
-            patterns: patterns
-                .iter()
-                .filter_map(|p| EventTypePattern::parse(p).ok())
-                .collect(),
-            ordered,
-        });
+    for row in rows {
+        let patterns: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+        by_tenant
+            .entry(row.tenant_id.clone())
+            .or_default()
+            .push(Target {
+                patterns: patterns
+                    .iter()
+                    .filter_map(|p| EventTypePattern::parse(p).ok())
+                    .collect(),
+                model: Arc::new(row),
+            });
     }
     Ok(by_tenant)
 }

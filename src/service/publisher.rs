@@ -3,12 +3,16 @@
 //! and writes them in one transaction with a fixed number of statements.
 //! Idle, a request is written at once; under load, one commit (and on
 //! SQLite one fsync and one trip through the single connection) serves many
-//! publishers.
+//! publishers. After each commit the writer hands the deliveries it leased
+//! to the local dispatcher and wakes it for the ones it queued.
 
-use super::events::{FieldPaths, Job, NewEvent, Published, prepare, write_jobs};
+use super::events::{FieldPaths, Job, NewEvent, Published, Written, prepare, write_jobs};
 use super::{Caller, ServiceError};
+use crate::dispatch::Handoff;
+use crate::store::{now_micros, queue};
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Requests written per transaction at most.
 const MAX_GROUP: usize = 128;
@@ -22,9 +26,11 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts the writer; it ends when the last `Publisher` is dropped.
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Without a `handoff` every delivery goes through the queue.
+    pub fn start(db: DatabaseConnection, handoff: Option<Handoff>, wake: Arc<Notify>) -> Self {
         let (requests, inbox) = mpsc::channel(1024);
-        tokio::spawn(write_groups(db, inbox));
+        let writer = Writer { db, handoff, wake };
+        tokio::spawn(writer.write_groups(inbox));
         Self { requests }
     }
 
@@ -63,40 +69,76 @@ impl Publisher {
     }
 }
 
-async fn write_groups(db: DatabaseConnection, mut inbox: mpsc::Receiver<(Job, Reply)>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while inbox.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) =
-            std::mem::take(&mut group).into_iter().unzip();
-        match write_jobs(&db, &jobs).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
+/// The one task that writes publishes.
+struct Writer {
+    db: DatabaseConnection,
+    handoff: Option<Handoff>,
+    /// The local dispatcher's wake-up, for queued deliveries.
+    wake: Arc<Notify>,
+}
+
+impl Writer {
+    async fn write_groups(self, mut inbox: mpsc::Receiver<(Job, Reply)>) {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while inbox.recv_many(&mut group, MAX_GROUP).await > 0 {
+            let (jobs, replies): (Vec<Job>, Vec<Reply>) =
+                std::mem::take(&mut group).into_iter().unzip();
+            match self.write(&jobs).await {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(outcome);
+                    }
                 }
-            }
-            // One request's id raced another replica: the group rolled back.
-            // Write each request alone so only that one sees the conflict.
-            Err(ServiceError::AlreadyExists { .. }) if jobs.len() > 1 => {
-                for (job, reply) in jobs.into_iter().zip(replies) {
-                    let outcome = write_jobs(&db, std::slice::from_ref(&job))
-                        .await
-                        .and_then(|mut outcomes| outcomes.pop().unwrap_or_else(|| Ok(Vec::new())));
-                    let _ = reply.send(outcome);
+                // One request's id raced another replica: the group rolled back.
+                // Write each request alone so only that one sees the conflict.
+                Err(ServiceError::AlreadyExists { .. }) if jobs.len() > 1 => {
+                    for (job, reply) in jobs.into_iter().zip(replies) {
+                        let outcome = self.write(std::slice::from_ref(&job)).await.and_then(
+                            |mut outcomes| outcomes.pop().unwrap_or_else(|| Ok(Vec::new())),
+                        );
+                        let _ = reply.send(outcome);
+                    }
                 }
-            }
-            Err(err) => {
-                // ServiceError is not Clone (it may hold a DbErr): every request
-                // gets the same class of failure with the same text.
-                let unavailable = matches!(err, ServiceError::Unavailable(_));
-                let message = err.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(if unavailable {
-                        ServiceError::Unavailable(sea_orm::DbErr::Custom(message.clone()))
-                    } else {
-                        ServiceError::Internal(message.clone())
-                    }));
+                Err(err) => {
+                    // ServiceError is not Clone (it may hold a DbErr): every request
+                    // gets the same class of failure with the same text.
+                    let unavailable = matches!(err, ServiceError::Unavailable(_));
+                    let message = err.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Err(if unavailable {
+                            ServiceError::Unavailable(sea_orm::DbErr::Custom(message.clone()))
+                        } else {
+                            ServiceError::Internal(message.clone())
+                        }));
+                    }
                 }
             }
         }
+    }
+
+    /// Writes one group, then sets its deliveries going.
+    async fn write(
+        &self,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<Vec<Published>, ServiceError>>, ServiceError> {
+        let Written {
+            outcomes,
+            direct,
+            queued,
+        } = write_jobs(&self.db, jobs, self.handoff.as_ref()).await?;
+        if let Some(handoff) = &self.handoff
+            && let Err(unsent) = handoff.send(direct)
+        {
+            // The dispatcher stopped after the commit: queue them instead
+            // (or, if even that fails, their leases run out).
+            let ids: Vec<String> = unsent.into_iter().map(|d| d.delivery.id).collect();
+            if let Err(err) = queue::release(&self.db, &ids, now_micros()).await {
+                tracing::warn!(error = %err, "queueing handed-off deliveries failed; their leases will expire");
+            }
+        }
+        if queued > 0 {
+            self.wake.notify_one();
+        }
+        Ok(outcomes)
     }
 }

@@ -1,0 +1,109 @@
+//! Direct hand-off from a publish to this replica's dispatcher. A publish
+//! reserves room in the dispatcher, writes the delivery already leased to
+//! this process instead of pending, and after the commit passes it over in
+//! memory with its event and subscription. The common case so skips the
+//! claim (a second write of every row), the event load and the wake-up.
+//! Crash safety is the claim path's: if this process dies, the lease runs
+//! out and the queue takes the delivery back.
+
+use super::Dispatcher;
+use crate::store::queue::Claimed;
+use crate::store::{event, subscription};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+/// The publisher's side of the hand-off.
+#[derive(Clone)]
+pub struct Handoff {
+    dispatcher: Arc<Dispatcher>,
+    sender: mpsc::UnboundedSender<Vec<Direct>>,
+}
+
+/// Room reserved in the dispatcher for one delivery: a global in-flight
+/// permit and a place under its subscription's bound. Dropped unused (the
+/// publish rolled back), it gives both back.
+pub struct Slot {
+    dispatcher: Arc<Dispatcher>,
+    permit: Option<OwnedSemaphorePermit>,
+    subscription_id: String,
+    delivery_id: String,
+}
+
+/// A committed, leased delivery for the dispatcher to send now.
+pub struct Direct {
+    pub slot: Slot,
+    pub delivery: Claimed,
+    pub subscription: Arc<subscription::Model>,
+    pub event: Arc<event::Model>,
+}
+
+impl Handoff {
+    pub(super) fn new(
+        dispatcher: Arc<Dispatcher>,
+        sender: mpsc::UnboundedSender<Vec<Direct>>,
+    ) -> Self {
+        Self { dispatcher, sender }
+    }
+
+    /// How long a handed-off delivery's lease runs from its commit.
+    pub fn lease(&self) -> Duration {
+        self.dispatcher.settings.lease
+    }
+
+    /// Reserves room to send `delivery_id` as soon as it commits, or `None`
+    /// when it must go through the queue: an ordered subscription (its
+    /// predecessors decide when it may go), a rate-limited one (the limiter
+    /// decides), a full dispatcher, or one that is shutting down.
+    pub fn reserve(&self, subscription: &subscription::Model, delivery_id: &str) -> Option<Slot> {
+        if subscription.ordered || subscription.rate_limit > 0 {
+            return None;
+        }
+        let dispatcher = &self.dispatcher;
+        if dispatcher.closing.load(Ordering::Acquire) {
+            return None;
+        }
+        let permit = Arc::clone(&dispatcher.permits).try_acquire_owned().ok()?;
+        if !dispatcher.count_in(&subscription.id) {
+            return None;
+        }
+        dispatcher
+            .held
+            .lock()
+            .expect("held lock")
+            .insert(delivery_id.to_owned());
+        Some(Slot {
+            dispatcher: Arc::clone(dispatcher),
+            permit: Some(permit),
+            subscription_id: subscription.id.clone(),
+            delivery_id: delivery_id.to_owned(),
+        })
+    }
+
+    /// Passes committed deliveries over; gives them back if the dispatcher
+    /// has stopped, so the caller can return them to the queue.
+    pub fn send(&self, batch: Vec<Direct>) -> Result<(), Vec<Direct>> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.sender.send(batch).map_err(|err| err.0)
+    }
+}
+
+impl Slot {
+    /// The permit, for the task that sends the delivery; from here the
+    /// task's `finish` gives back the subscription's place.
+    pub(super) fn into_permit(mut self) -> OwnedSemaphorePermit {
+        self.permit.take().expect("a slot's permit is taken once")
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.permit.take().is_some() {
+            self.dispatcher
+                .uncount(&self.subscription_id, &self.delivery_id);
+        }
+    }
+}
