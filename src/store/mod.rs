@@ -58,7 +58,17 @@ pub async fn connect(
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(max_connections).min_connections(1);
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            // The hot statements filter with IN lists whose length varies, and
+            // a prepared statement's generic plan is made once, often while
+            // the queue is still small: it then seq-scans the queue as it
+            // grows. Custom plans cost a little planning per execution and
+            // keep to the indexes (measured in the delivery bench: +15-20%).
+            .map_sqlx_postgres_opts(|opts| {
+                opts.options([("plan_cache_mode", "force_custom_plan")])
+            });
     }
     Database::connect(options).await
 }
