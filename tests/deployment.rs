@@ -739,7 +739,7 @@ impl Dockerfile {
 }
 
 /// What `cargo build` must find to read Cargo.toml at all: the build script,
-/// workspace members and every explicitly declared target (a declared bench
+/// workspace members, patched crates and every explicitly declared target (a declared bench
 /// or example that is missing fails the build even of the binary alone).
 fn files_the_manifest_needs() -> Vec<String> {
     use figment::providers::{Format, Toml};
@@ -760,6 +760,14 @@ fn files_the_manifest_needs() -> Vec<String> {
                 None => format!("{dir}/{}.rs", target["name"].as_str().unwrap()),
             };
             needed.push(path);
+        }
+    }
+    // Patched crates are built from their paths.
+    for (_, registry) in manifest["patch"].as_object().into_iter().flatten() {
+        for (_, patch) in registry.as_object().into_iter().flatten() {
+            if let Some(path) = patch["path"].as_str() {
+                needed.push(path.to_owned());
+            }
         }
     }
     needed.retain(|path| path != ".");
