@@ -12,6 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of glibc malloc: under load a tenth of the process's
+/// CPU went to malloc and free (perf, delivery bench).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXAMPLES: &str = "\
 Examples:
   hookrelay tenants create acme
