@@ -38,6 +38,9 @@ pub struct Settings {
     pub database_url: String,
     /// Allow `http` and loopback/private targets: local development and tests only.
     pub dev: bool,
+    /// Private or reserved networks (CIDR, e.g. `10.20.0.0/16`) that
+    /// endpoints may target without `--dev`; https is still required.
+    pub allowed_networks: Vec<ipnet::IpNet>,
     pub log_format: LogFormat,
     /// A tracing `EnvFilter` directive, e.g. `info` or `hookrelay=debug,info`.
     pub log_filter: String,
@@ -134,6 +137,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             dev: false,
+            allowed_networks: Vec::new(),
             log_format: LogFormat::Pretty,
             log_filter: "info".to_owned(),
             secret_key: None,
@@ -467,6 +471,30 @@ mod tests {
         let missing = dir.path().join("nope.toml");
         let err = Settings::load(Some(&missing), Overrides::default()).unwrap_err();
         assert!(matches!(err, ConfigError::MissingFile { .. }));
+    }
+
+    #[test]
+    fn allowed_networks_are_cidr_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("networks.toml");
+        std::fs::write(
+            &path,
+            "allowed_networks = [\"10.20.0.0/16\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(
+            settings.allowed_networks,
+            vec![
+                "10.20.0.0/16".parse::<ipnet::IpNet>().unwrap(),
+                "fd00::/8".parse().unwrap()
+            ]
+        );
+        assert!(Settings::default().allowed_networks.is_empty());
+
+        std::fs::write(&path, "allowed_networks = [\"10.20.0.0/33\"]\n").unwrap();
+        let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("allowed_networks"), "{err}");
     }
 
     /// Loads `text` as a `--config` file (the environment layer is on, as in

@@ -327,6 +327,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     if settings.dev {
         tracing::warn!("--dev: http:// and private/loopback endpoint URLs are allowed");
+    } else if !settings.allowed_networks.is_empty() {
+        let networks: Vec<String> = settings
+            .allowed_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(
+            networks = networks.join(", "),
+            "endpoints in these private networks are allowed"
+        );
     }
     let app = Application::build(&settings).await?;
     let shutdown = CancellationToken::new();

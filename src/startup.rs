@@ -4,6 +4,7 @@
 
 use crate::config::{Settings, SqliteSynchronous};
 use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient, listen_for_wake_ups};
+use crate::domain::TargetPolicy;
 use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
 use crate::metrics::{GrpcMetricsLayer, MetricsError, MetricsServer};
 use crate::proto::{
@@ -86,7 +87,11 @@ impl Application {
         let cipher = Arc::new(cipher);
         let dispatch_wake = Arc::new(tokio::sync::Notify::new());
         let changes = ChangeFeed::default();
-        let webhook_client = WebhookClient::new(settings.dev)?;
+        let targets = Arc::new(TargetPolicy {
+            dev: settings.dev,
+            allowed_networks: settings.allowed_networks.clone(),
+        });
+        let webhook_client = WebhookClient::new(TargetPolicy::clone(&targets))?;
         let dispatcher = Dispatcher::new(
             db.clone(),
             Arc::clone(&cipher),
@@ -104,7 +109,7 @@ impl Application {
             callers: Arc::default(),
             db,
             cipher,
-            dev: settings.dev,
+            targets,
             quotas: Quotas {
                 per_scope: settings.quotas.subscriptions_per_scope,
                 per_tenant: settings.quotas.subscriptions_per_tenant,

@@ -508,6 +508,79 @@ async fn without_dev_only_public_https_urls_are_accepted(backend: Backend) {
     assert_eq!(get(&app, &public.id).await.unwrap().url, public.url);
 }
 
+/// An operator can open chosen private networks (an internal service) without
+/// --dev: those addresses are accepted, on create and on update; every other
+/// private address, and plain http, is still refused.
+async fn allowed_networks_open_only_those_private_targets(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.dev = false;
+        s.allowed_networks = vec!["10.20.0.0/16".parse().unwrap()];
+    })
+    .await;
+    let internal = create_sub(
+        &app,
+        Subscription {
+            url: "https://10.20.3.4:8443/hooks".to_owned(),
+            ..subscription("Internal")
+        },
+    )
+    .await;
+    assert_eq!(internal.url, "https://10.20.3.4:8443/hooks");
+    for refused in [
+        "https://10.21.0.1/hooks",
+        "https://192.168.1.10/hooks",
+        "https://localhost/hooks",
+        "http://10.20.3.4/hooks",
+    ] {
+        let status = assert_invalid(
+            try_create(
+                &app,
+                Subscription {
+                    url: refused.to_owned(),
+                    ..subscription("Elsewhere")
+                },
+            )
+            .await,
+            &["subscription.url"],
+        );
+        let hint = if refused.starts_with("http:") {
+            "https"
+        } else {
+            "allowed_networks"
+        };
+        assert!(
+            status.message().contains(hint),
+            "{refused}: {}",
+            status.message()
+        );
+    }
+    let moved = update(
+        &app,
+        Subscription {
+            id: internal.id.clone(),
+            url: "https://10.20.9.9/hooks".to_owned(),
+            ..Default::default()
+        },
+        &["url"],
+    )
+    .await
+    .expect("an update within the allowed network");
+    assert_eq!(moved.url, "https://10.20.9.9/hooks");
+    assert_invalid(
+        update(
+            &app,
+            Subscription {
+                id: internal.id.clone(),
+                url: "https://172.16.0.1/hooks".to_owned(),
+                ..Default::default()
+            },
+            &["url"],
+        )
+        .await,
+        &["subscription.url"],
+    );
+}
+
 /// Subscribers pick from the event-type catalog: exact names must be
 /// registered and active; wildcards need no registration.
 async fn event_types_must_be_patterns_from_the_catalog(backend: Backend) {
@@ -1798,6 +1871,7 @@ async fn scoped_keys_stay_inside_their_scope(backend: Backend) {
 }
 
 on_both_databases!(
+    allowed_networks_open_only_those_private_targets,
     create_returns_the_secret_once_and_stores_it_encrypted,
     caller_supplied_secrets_must_be_long_enough,
     unset_fields_take_the_documented_defaults,

@@ -3,7 +3,7 @@
 //! resolver drops forbidden addresses, so the address checked is the address
 //! connected to.
 
-use crate::domain::{EndpointUrl, is_forbidden_ip};
+use crate::domain::{EndpointUrl, TargetPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
@@ -27,12 +27,13 @@ pub struct HttpOutcome {
 #[derive(Clone)]
 pub struct WebhookClient {
     client: reqwest::Client,
-    /// `--dev`: plain http and private addresses are allowed.
-    dev: bool,
+    /// Which targets may be contacted (`--dev`, allowed networks).
+    policy: Arc<TargetPolicy>,
 }
 
 impl WebhookClient {
-    pub fn new(dev: bool) -> Result<Self, reqwest::Error> {
+    pub fn new(policy: TargetPolicy) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
         // Our rustls has exactly one provider compiled in (ring, shared with
         // sqlx); installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -43,12 +44,14 @@ impl WebhookClient {
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .user_agent(concat!("hookrelay/", env!("CARGO_PKG_VERSION")));
-        if !dev {
-            builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+        if !policy.dev {
+            builder = builder.dns_resolver(Arc::new(CheckedResolver {
+                policy: Arc::clone(&policy),
+            }));
         }
         Ok(Self {
             client: builder.build()?,
-            dev,
+            policy,
         })
     }
 
@@ -111,10 +114,11 @@ impl WebhookClient {
         }
     }
 
-    /// Refuses plain http and private IP literals outside dev mode. Host
-    /// names are checked by the resolver when they are looked up.
+    /// Refuses plain http and private IP literals outside dev mode (unless
+    /// in an allowed network). Host names are checked by the resolver when
+    /// they are looked up.
     fn check_target(&self, url: &EndpointUrl) -> Result<(), String> {
-        if self.dev {
+        if self.policy.dev {
             return Ok(());
         }
         if url.url().scheme() != "https" {
@@ -123,7 +127,7 @@ impl WebhookClient {
         let host = url.url().host_str().unwrap_or_default();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<IpAddr>()
-            && is_forbidden_ip(ip)
+            && !self.policy.permits(ip)
         {
             return Err(format!("refused: {ip} is a private or reserved address"));
         }
@@ -166,11 +170,16 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// Resolves names and keeps only public addresses.
-struct PublicOnlyResolver;
+/// Resolves names and keeps only the addresses the policy permits (public
+/// ones, and those in allowed networks), so the address checked is the
+/// address connected to.
+struct CheckedResolver {
+    policy: Arc<TargetPolicy>,
+}
 
-impl Resolve for PublicOnlyResolver {
+impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let policy = Arc::clone(&self.policy);
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved: Vec<SocketAddr> =
@@ -178,7 +187,7 @@ impl Resolve for PublicOnlyResolver {
             let allowed: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()
-                .filter(|addr| !is_forbidden_ip(addr.ip()))
+                .filter(|addr| policy.permits(addr.ip()))
                 .collect();
             if allowed.is_empty() {
                 let refused: Box<dyn std::error::Error + Send + Sync> =
@@ -212,7 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn private_targets_are_refused_outside_dev() {
-        let client = WebhookClient::new(false).unwrap();
+        let client = WebhookClient::new(TargetPolicy::PUBLIC).unwrap();
         for url in [
             "https://127.0.0.1/x",
             "https://[::1]/x",
@@ -231,5 +240,58 @@ mod tests {
             .post(&http, HeaderMap::new(), Vec::new(), Duration::from_secs(2))
             .await;
         assert!(outcome.error.unwrap_or_default().contains("not https"));
+    }
+
+    #[tokio::test]
+    async fn allowed_networks_are_contacted_at_the_checked_address() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // A plain TCP listener: a connection proves the target was not
+        // refused (the TLS handshake then fails, which is fine here).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        tokio::spawn({
+            let accepted = Arc::clone(&accepted);
+            async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    drop(socket);
+                }
+            }
+        });
+        let urls = [
+            format!("https://127.0.0.1:{port}/x"),
+            format!("https://localhost:{port}/x"),
+        ];
+        let post = |client: WebhookClient, url: String| async move {
+            let url = EndpointUrl::parse(&url, true).unwrap();
+            let outcome = client
+                .post(&url, HeaderMap::new(), Vec::new(), Duration::from_secs(2))
+                .await;
+            assert!(outcome.status.is_none());
+            outcome.error.unwrap_or_default()
+        };
+
+        let loopback_allowed = WebhookClient::new(TargetPolicy {
+            dev: false,
+            allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        })
+        .unwrap();
+        for url in &urls {
+            let error = post(loopback_allowed.clone(), url.clone()).await;
+            assert!(!error.contains("private or reserved"), "{url}: {error}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "both were contacted");
+
+        let other_network = WebhookClient::new(TargetPolicy {
+            dev: false,
+            allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
+        })
+        .unwrap();
+        for url in &urls {
+            let error = post(other_network.clone(), url.clone()).await;
+            assert!(error.contains("private or reserved"), "{url}: {error}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "neither was contacted");
     }
 }

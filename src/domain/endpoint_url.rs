@@ -1,9 +1,42 @@
-//! `EndpointUrl`: a webhook destination URL, and the SSRF rule for which IPs are off-limits.
+//! `EndpointUrl`: a webhook destination URL, and the SSRF rule for which IPs
+//! are off-limits ([`TargetPolicy`]: public addresses only, unless `--dev` or
+//! an operator's allow-list of networks says otherwise).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use ipnet::IpNet;
 use url::{Host, Url};
+
+/// Which webhook targets this server may contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// `--dev`: http and every address.
+    pub dev: bool,
+    /// Private or reserved networks an operator opened explicitly (e.g. an
+    /// internal `10.20.0.0/16`). https is still required outside `--dev`.
+    pub allowed_networks: Vec<IpNet>,
+}
+
+impl TargetPolicy {
+    /// Public https targets only: the production default.
+    pub const PUBLIC: Self = Self {
+        dev: false,
+        allowed_networks: Vec::new(),
+    };
+    /// `--dev`: anything goes.
+    pub const DEV: Self = Self {
+        dev: true,
+        allowed_networks: Vec::new(),
+    };
+
+    /// May a webhook be sent to this address?
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        self.dev
+            || !is_forbidden_ip(ip)
+            || self.allowed_networks.iter().any(|net| net.contains(&ip))
+    }
+}
 
 pub const MAX_URL_LEN: usize = 2048;
 
@@ -43,13 +76,15 @@ pub enum EndpointUrlError {
     Fragment,
     #[error(
         "endpoint URL points at {ip}, a loopback, private, link-local or otherwise \
-         non-public address; webhooks may only target public addresses (local targets are \
-         allowed only when the server runs with --dev)"
+         non-public address; webhooks may only target public addresses (others are \
+         allowed only when the server runs with --dev, or inside a network the operator \
+         lists in allowed_networks)"
     )]
     ForbiddenAddress { ip: IpAddr },
     #[error(
         "endpoint URL points at \"{host}\", which is this machine; webhooks may only target \
-         public hosts (local targets are allowed only when the server runs with --dev)"
+         public hosts (local targets are allowed only when the server runs with --dev, or \
+         when the operator lists the loopback network in allowed_networks)"
     )]
     LocalHost { host: String },
 }
@@ -63,6 +98,19 @@ pub struct EndpointUrl(Url);
 impl EndpointUrl {
     /// `allow_insecure` (the server's --dev mode) permits http:// and local/private targets.
     pub fn parse(s: &str, allow_insecure: bool) -> Result<Self, EndpointUrlError> {
+        let policy = if allow_insecure {
+            TargetPolicy::DEV
+        } else {
+            TargetPolicy::PUBLIC
+        };
+        Self::parse_for(s, &policy)
+    }
+
+    /// Parses a URL this server may send to under `policy`: https (http too
+    /// with --dev), and a literal address or `localhost` only if the policy
+    /// permits it.
+    pub fn parse_for(s: &str, policy: &TargetPolicy) -> Result<Self, EndpointUrlError> {
+        let allow_insecure = policy.dev;
         if s.is_empty() {
             return Err(EndpointUrlError::Empty);
         }
@@ -105,17 +153,20 @@ impl EndpointUrl {
         }
         if !allow_insecure {
             match host {
-                Host::Ipv4(v4) if is_forbidden_ip(IpAddr::V4(v4)) => {
+                Host::Ipv4(v4) if !policy.permits(IpAddr::V4(v4)) => {
                     return Err(EndpointUrlError::ForbiddenAddress { ip: IpAddr::V4(v4) });
                 }
-                Host::Ipv6(v6) if is_forbidden_ip(IpAddr::V6(v6)) => {
+                Host::Ipv6(v6) if !policy.permits(IpAddr::V6(v6)) => {
                     return Err(EndpointUrlError::ForbiddenAddress { ip: IpAddr::V6(v6) });
                 }
                 Host::Domain(domain) => {
                     // The parser lowercases domains of http(s) URLs; a trailing dot is the
-                    // same name in DNS.
+                    // same name in DNS. localhost is loopback (RFC 6761), whatever
+                    // the resolver says.
                     let d = domain.trim_end_matches('.');
-                    if d == "localhost" || d.ends_with(".localhost") {
+                    let loopback_allowed = policy.permits(Ipv4Addr::LOCALHOST.into())
+                        || policy.permits(Ipv6Addr::LOCALHOST.into());
+                    if (d == "localhost" || d.ends_with(".localhost")) && !loopback_allowed {
                         return Err(EndpointUrlError::LocalHost {
                             host: domain.to_owned(),
                         });
@@ -456,5 +507,49 @@ mod tests {
         }
         assert!(EndpointUrl::parse("https://localhost.example.com/", false).is_ok());
         assert!(EndpointUrl::parse("https://notlocalhost/", false).is_ok());
+    }
+
+    #[test]
+    fn allowed_networks_open_private_targets_but_not_http() {
+        let policy = TargetPolicy {
+            dev: false,
+            allowed_networks: vec![
+                "10.20.0.0/16".parse().unwrap(),
+                "127.0.0.0/8".parse().unwrap(),
+            ],
+        };
+        for ok in [
+            "https://10.20.3.4/hooks",
+            "https://127.0.0.1:8443/hooks",
+            "https://localhost/hooks",
+            "https://internal.example.com/hooks",
+        ] {
+            assert!(EndpointUrl::parse_for(ok, &policy).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            EndpointUrl::parse_for("https://10.21.0.1/hooks", &policy),
+            Err(EndpointUrlError::ForbiddenAddress {
+                ip: "10.21.0.1".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            EndpointUrl::parse_for("https://[::1]/hooks", &policy),
+            Err(EndpointUrlError::ForbiddenAddress {
+                ip: "::1".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            EndpointUrl::parse_for("http://10.20.3.4/hooks", &policy),
+            Err(EndpointUrlError::InsecureScheme)
+        );
+        // Without loopback in the list, localhost stays refused.
+        let internal_only = TargetPolicy {
+            dev: false,
+            allowed_networks: vec!["10.20.0.0/16".parse().unwrap()],
+        };
+        assert!(matches!(
+            EndpointUrl::parse_for("https://localhost/hooks", &internal_only),
+            Err(EndpointUrlError::LocalHost { .. })
+        ));
     }
 }

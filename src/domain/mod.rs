@@ -21,7 +21,7 @@ pub mod signing;
 pub use api_token::{generate_token, hash_token, looks_like_token};
 pub use capability::{Capabilities, Capability, CapabilityError};
 pub use cipher::{CipherError, SecretCipher};
-pub use endpoint_url::{EndpointUrl, EndpointUrlError, is_forbidden_ip};
+pub use endpoint_url::{EndpointUrl, EndpointUrlError, TargetPolicy, is_forbidden_ip};
 pub use envelope::Envelope;
 pub use event_id::{EventId, EventIdError};
 pub use event_type_name::{EventTypeName, EventTypeNameError};

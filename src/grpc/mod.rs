@@ -18,7 +18,7 @@ pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::dispatch::WebhookClient;
-use crate::domain::{SecretCipher, hash_token};
+use crate::domain::{SecretCipher, TargetPolicy, hash_token};
 use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
@@ -35,8 +35,8 @@ use tonic::Request;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub cipher: Arc<SecretCipher>,
-    /// `--dev`: http and private/loopback targets are allowed.
-    pub dev: bool,
+    /// Which endpoint URLs subscriptions may use (`--dev`, allowed networks).
+    pub targets: Arc<TargetPolicy>,
     pub quotas: Quotas,
     pub rotation_overlap: Duration,
     /// Largest accepted event payload, in bytes.

@@ -5,7 +5,7 @@ use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, t
 use crate::dispatch::send_test_event;
 use crate::domain::{
     Backoff, CustomHeaders, Description, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
-    ResourceName, RetryPolicy, Scope, SignatureProfile, WebhookSecret, new_id,
+    ResourceName, RetryPolicy, Scope, SignatureProfile, TargetPolicy, WebhookSecret, new_id,
 };
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
 use crate::service::subscriptions::{
@@ -40,7 +40,7 @@ impl SubscriptionService for SubscriptionApi {
         let input = request
             .subscription
             .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
-        let spec = spec_from_pb(input, self.state.dev)?;
+        let spec = spec_from_pb(input, &self.state.targets)?;
         let secret = optional_secret("secret", &request.secret)?;
         let state = &self.state;
         let (created, secret) = subscriptions::create(
@@ -105,7 +105,7 @@ impl SubscriptionService for SubscriptionApi {
         let input = request
             .subscription
             .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
-        let patch = patch_from_pb(&paths, &input, self.state.dev)?;
+        let patch = patch_from_pb(&paths, &input, &self.state.targets)?;
         let updated = subscriptions::update(&self.state.db, &caller, &input.id, patch).await?;
         Ok(Response::new(pb::UpdateSubscriptionResponse {
             subscription: Some(to_pb(updated)),
@@ -206,14 +206,20 @@ fn optional_scope(field: &str, text: &str) -> Result<Option<Scope>, ServiceError
 }
 
 /// A complete subscription from CreateSubscription: unset fields take defaults.
-fn spec_from_pb(input: pb::Subscription, dev: bool) -> Result<SubscriptionSpec, ServiceError> {
+fn spec_from_pb(
+    input: pb::Subscription,
+    targets: &TargetPolicy,
+) -> Result<SubscriptionSpec, ServiceError> {
     let mut v = Violations::new();
     let name = v.check("subscription.name", ResourceName::parse(&input.name));
     let description = v.check(
         "subscription.description",
         Description::parse(&input.description).map(|d| d.to_string()),
     );
-    let url = v.check("subscription.url", EndpointUrl::parse(&input.url, dev));
+    let url = v.check(
+        "subscription.url",
+        EndpointUrl::parse_for(&input.url, targets),
+    );
     let event_types = event_types(&input.event_types, &mut v);
     // Scope::parse directly: its error is the description, not a nested
     // "invalid request: ..." message.
@@ -287,7 +293,7 @@ fn spec_from_pb(input: pb::Subscription, dev: bool) -> Result<SubscriptionSpec, 
 fn patch_from_pb(
     paths: &[String],
     input: &pb::Subscription,
-    dev: bool,
+    targets: &TargetPolicy,
 ) -> Result<SubscriptionPatch, ServiceError> {
     let mut v = Violations::new();
     let mut patch = SubscriptionPatch::default();
@@ -297,7 +303,7 @@ fn patch_from_pb(
             "description" => {
                 patch.description = v.check("subscription.description", Description::parse(&input.description).map(|d| d.to_string()))
             }
-            "url" => patch.url = v.check("subscription.url", EndpointUrl::parse(&input.url, dev)),
+            "url" => patch.url = v.check("subscription.url", EndpointUrl::parse_for(&input.url, targets)),
             "event_types" => patch.event_types = event_types(&input.event_types, &mut v),
             "enabled" => patch.enabled = Some(input.enabled.unwrap_or(true)),
             "headers" => patch.headers = headers(&input.headers, &mut v),
