@@ -95,8 +95,9 @@ pub struct Dispatch {
     pub max_in_flight: usize,
     /// Requests in flight to one subscription.
     pub max_in_flight_per_subscription: usize,
-    /// How long a claimed delivery is held; must outlast the longest
-    /// endpoint timeout (120 s) or a slow request may be sent twice.
+    /// How long a delivery stays claimed without renewal. The holder renews
+    /// it every third of this while the request runs, so this bounds how
+    /// long a crashed replica's work waits, not how long a request may take.
     pub lease_ms: u64,
     /// Fallback poll for work this process was not woken for.
     pub poll_interval_ms: u64,

@@ -1,8 +1,9 @@
 //! The dispatcher's bounds from the outside: one subscription never has more
 //! requests in progress than `max_in_flight_per_subscription`, all of them
-//! together never more than `max_in_flight`, and a shutdown
+//! together never more than `max_in_flight`, a shutdown
 //! that cannot finish a request within its grace period hands the delivery
-//! back (PENDING, lease cleared) for the next server to send.
+//! back (PENDING, lease cleared) for the next server to send, and a request
+//! slower than the lease keeps its lease (it is not sent twice).
 
 mod common;
 
@@ -30,7 +31,8 @@ const SUCCEEDED: i16 = delivery::Status::Succeeded as i16;
 on_both_databases!(
     per_subscription_in_flight_bound,
     global_in_flight_bound,
-    shutdown_releases_unfinished
+    shutdown_releases_unfinished,
+    slow_requests_keep_their_lease
 );
 
 // ---------------------------------------------------------------------------
@@ -321,4 +323,49 @@ async fn shutdown_releases_unfinished(backend: Backend) {
     assert_eq!(row.last_status_code, Some(204), "{row:?}");
     assert_eq!(row.lease_expire_time, None, "{row:?}");
     replica.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 3. A request outlasting its lease is renewed, not sent again.
+// ---------------------------------------------------------------------------
+
+async fn slow_requests_keep_their_lease(backend: Backend) {
+    // The shortest lease there is, and expired leases looked for every 250 ms.
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.lease_ms = 1_000;
+        s.dispatch.poll_interval_ms = 50;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::status(204).after(Duration::from_millis(3_500))]);
+    subscribe(&app, receiver.url("/slow")).await;
+    EventServiceClient::new(app.channel())
+        .publish_event(app.req(PublishEventRequest {
+            event: Some(event(serde_json::json!({"slow": true}))),
+        }))
+        .await
+        .expect("publish");
+
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    // Well past two leases, the request is still running and still leased.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let rows = delivery_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].status, IN_FLIGHT, "{rows:?}");
+    let now = hookrelay::store::now_micros();
+    assert!(
+        rows[0].lease_expire_time.is_some_and(|until| until > now),
+        "the lease of a running request was not renewed: {rows:?}"
+    );
+
+    let done = wait_until(Duration::from_secs(10), || async {
+        delivery_rows(&app).await[0].status == SUCCEEDED
+    })
+    .await;
+    assert!(done, "{:?}", delivery_rows(&app).await);
+    assert_eq!(delivery_rows(&app).await[0].attempts, 1);
+    receiver
+        .assert_stays_at(1, Duration::from_millis(500))
+        .await;
+    assert_eq!(receiver.arrivals(), 1, "the slow request was sent again");
 }

@@ -3,8 +3,9 @@
 //! under a lease, sends each as a signed POST with the shared client,
 //! records the attempt and schedules what comes next. No transaction or row
 //! lock is ever held across a network call: a claim is one statement, a
-//! result is one short transaction. A process that dies mid-send loses nothing: its leases expire
-//! and the deliveries are claimed again (at-least-once).
+//! result is one short transaction. Leases are renewed while requests run;
+//! a process that dies mid-send loses nothing: its leases expire and the
+//! deliveries are claimed again (at-least-once).
 
 mod handoff;
 mod http;
@@ -142,6 +143,10 @@ impl Dispatcher {
         let mut tasks = JoinSet::new();
         let (recorder, results) = mpsc::channel(self.settings.max_in_flight.max(64));
         let recording = tokio::spawn(Arc::clone(&self).record_results(results));
+        // Renews until everything is drained: a request finishing in the
+        // grace period still holds its lease.
+        let drained = CancellationToken::new();
+        let renewing = tokio::spawn(Arc::clone(&self).renew_leases(drained.clone()));
         let mut last_reclaim: Option<Instant> = None;
         let reclaim_every = (self.settings.lease / 4).max(Duration::from_millis(200));
         while !shutdown.is_cancelled() {
@@ -171,6 +176,36 @@ impl Dispatcher {
         }
         self.closing.store(true, Ordering::Release);
         self.drain(tasks, handoffs, recorder, recording).await;
+        drained.cancel();
+        let _ = renewing.await;
+    }
+
+    /// Every third of a lease, extends the leases of everything this process
+    /// holds, so a request slower than the lease is not sent again while it
+    /// is still in flight. Only a process that stops renewing (it died, or
+    /// lost the database for a whole lease) gives its deliveries back.
+    async fn renew_leases(self: Arc<Self>, stop: CancellationToken) {
+        let every = (self.settings.lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.cancelled() => return,
+            }
+            let held: Vec<String> = self
+                .held
+                .lock()
+                .expect("held lock")
+                .iter()
+                .cloned()
+                .collect();
+            if held.is_empty() {
+                continue;
+            }
+            let until = now_micros() + self.settings.lease.as_micros() as i64;
+            if let Err(err) = queue::renew(&self.db, &held, until).await {
+                tracing::warn!(error = %err, "renewing leases failed; retrying");
+            }
+        }
     }
 
     /// One claim: starts what it got and says what to wait for before the

@@ -94,6 +94,22 @@ pub async fn release_expired_leases<C: ConnectionTrait>(db: &C, now: i64) -> Res
     Ok(result.rows_affected())
 }
 
+/// Extends the leases of deliveries this process is still sending. Rows
+/// that finished meanwhile are left alone.
+pub async fn renew<C: ConnectionTrait>(db: &C, ids: &[String], until: i64) -> Result<(), DbErr> {
+    use super::delivery;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    for chunk in ids.chunks(500) {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeaseExpireTime, Expr::value(until))
+            .filter(delivery::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(delivery::Column::Status.eq(Status::InFlight as i16))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Gives back deliveries this process claimed but will not send (shutdown,
 /// or a subscription at its in-flight bound), due at `due`.
 pub async fn release<C: ConnectionTrait>(db: &C, ids: &[String], due: i64) -> Result<(), DbErr> {
