@@ -8,8 +8,9 @@ use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind
 use crate::store::delivery::Status;
 use crate::store::{delivery, event, event_type, now_micros, queue, subscription};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionSession,
+    TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -167,9 +168,39 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
     jobs: &[Job],
     handoff: Option<&Handoff>,
 ) -> Result<Written, ServiceError> {
-    let txn = db.begin().await?;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // One connection: reads and writes in one transaction take one turn
+        // at it, where separate reads would queue for it one by one.
+        let txn = db.begin().await?;
+        let written = route_and_store(&txn, jobs, handoff, InTransaction::Yes).await?;
+        txn.commit().await?;
+        return Ok(written);
+    }
+    route_and_store(db, jobs, handoff, InTransaction::No).await
+}
+
+/// Whether `db` is already a transaction the caller commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InTransaction {
+    Yes,
+    No,
+}
+
+async fn route_and_store<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    jobs: &[Job],
+    handoff: Option<&Handoff>,
+    in_transaction: InTransaction,
+) -> Result<Written, ServiceError> {
+    // The reads go first, side by side and outside the write: under READ
+    // COMMITTED each statement sees the latest commits anyway, and a race
+    // on a caller's event id is caught by the primary key below.
     let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
-    let catalog = load_catalog(&txn, &tenants, jobs).await?;
+    let (catalog, existing, subscriptions) = tokio::try_join!(
+        load_catalog(db, &tenants, jobs),
+        existing_events(db, jobs.iter()),
+        enabled_subscriptions(db, &tenants),
+    )?;
     let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
         .iter()
         .map(|job| match job.catalog {
@@ -178,8 +209,6 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
         })
         .collect();
     let valid: Vec<usize> = (0..jobs.len()).filter(|&i| outcomes[i].is_ok()).collect();
-    let existing = existing_events(&txn, valid.iter().map(|&i| &jobs[i])).await?;
-    let subscriptions = enabled_subscriptions(&txn, &tenants).await?;
 
     let now = now_micros();
     let mut new_events = Vec::new();
@@ -301,37 +330,118 @@ pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
         outcomes[job_index] = Ok(results);
     }
 
-    for chunk in new_events.chunks(INSERT_CHUNK) {
-        event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    // Another replica published one of these ids just now.
-                    ServiceError::AlreadyExists {
-                        kind: "event",
-                        id: String::new(),
-                    }
-                } else {
-                    err.into()
-                }
-            })?;
-    }
-    for chunk in new_deliveries.chunks(INSERT_CHUNK) {
-        delivery::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
     let queued = new_deliveries.len() - direct.len();
-    if queued > 0 {
-        queue::notify_dispatchers(&txn).await?;
-    }
-    txn.commit().await?;
+    store_rows(db, new_events, new_deliveries, queued > 0, in_transaction)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                // Another replica published one of these ids just now.
+                ServiceError::AlreadyExists {
+                    kind: "event",
+                    id: String::new(),
+                }
+            } else {
+                err.into()
+            }
+        })?;
     Ok(Written {
         outcomes,
         direct,
         queued,
     })
+}
+
+/// Stores a group's events and deliveries atomically, waking other replicas
+/// when `notify` (some deliveries are queued). On Postgres a group that fits
+/// one statement is written as one, the events inserted in a data-modifying
+/// WITH: it commits on its own, saving the BEGIN and COMMIT round trips
+/// and a second INSERT's. Larger groups use a transaction (the caller's, if
+/// it is in one).
+async fn store_rows<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    events: Vec<event::ActiveModel>,
+    deliveries: Vec<delivery::ActiveModel>,
+    notify: bool,
+    in_transaction: InTransaction,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if in_transaction == InTransaction::Yes {
+        return insert_rows(db, events, deliveries, notify).await;
+    }
+    let backend = db.get_database_backend();
+    let one_statement = backend == DatabaseBackend::Postgres
+        && events.len() <= INSERT_CHUNK
+        && deliveries.len() <= INSERT_CHUNK;
+    if one_statement {
+        let stored_events = event::Entity::insert_many(events).build(backend);
+        let statement = if deliveries.is_empty() {
+            stored_events
+        } else {
+            let stored_deliveries = delivery::Entity::insert_many(deliveries).build(backend);
+            let mut values = stored_events.values.map(|v| v.0).unwrap_or_default();
+            let sql = format!(
+                "WITH stored_events AS ({}) {}",
+                stored_events.sql,
+                shift_placeholders(&stored_deliveries.sql, values.len())
+            );
+            values.extend(stored_deliveries.values.map(|v| v.0).unwrap_or_default());
+            Statement::from_sql_and_values(backend, sql, values)
+        };
+        db.execute_raw(statement).await?;
+        if notify {
+            // After the commit, as NOTIFY inside a transaction would be.
+            queue::notify_dispatchers(db).await?;
+        }
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    insert_rows(&txn, events, deliveries, notify).await?;
+    txn.commit().await
+}
+
+/// The rows in bulk, in chunks that stay under the bound-parameter limits.
+async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    events: Vec<event::ActiveModel>,
+    deliveries: Vec<delivery::ActiveModel>,
+    notify: bool,
+) -> Result<(), DbErr> {
+    for chunk in events.chunks(INSERT_CHUNK) {
+        event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for chunk in deliveries.chunks(INSERT_CHUNK) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    if notify {
+        queue::notify_dispatchers(db).await?;
+    }
+    Ok(())
+}
+
+/// Renumbers a Postgres statement's `$n` placeholders to `$n + offset`, so
+/// it can follow another statement's parameters. Values are always bound,
+/// never inlined, so a `$` followed by digits is always a placeholder.
+fn shift_placeholders(sql: &str, offset: usize) -> String {
+    let mut shifted = String::with_capacity(sql.len() + sql.len() / 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        shifted.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => shifted.push_str(&(n + offset).to_string()),
+            Err(_) => shifted.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    shifted.push_str(rest);
+    shifted
 }
 
 /// A subscription as routing sees it, with its row for a hand-off.
@@ -604,4 +714,22 @@ fn to_event(row: event::Model) -> Result<Event, ServiceError> {
         metadata,
         create_time: row.create_time,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shift_placeholders;
+
+    #[test]
+    fn placeholders_shift_past_the_first_statement() {
+        assert_eq!(
+            shift_placeholders(
+                r#"INSERT INTO "d" ("a", "b") VALUES ($1, $2), ($3, $10)"#,
+                7
+            ),
+            r#"INSERT INTO "d" ("a", "b") VALUES ($8, $9), ($10, $17)"#
+        );
+        assert_eq!(shift_placeholders("SELECT 1", 3), "SELECT 1");
+        assert_eq!(shift_placeholders("$", 3), "$");
+    }
 }
