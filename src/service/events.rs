@@ -6,11 +6,10 @@ use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
 use crate::dispatch::{Direct, Handoff};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
 use crate::store::delivery::Status;
-use crate::store::{delivery, event, event_type, now_micros, queue, subscription};
+use crate::store::{combine, delivery, event, event_type, now_micros, queue, subscription};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionSession,
-    TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionSession, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -379,15 +378,10 @@ async fn store_rows<C: ConnectionTrait + TransactionTrait>(
         let statement = if deliveries.is_empty() {
             stored_events
         } else {
-            let stored_deliveries = delivery::Entity::insert_many(deliveries).build(backend);
-            let mut values = stored_events.values.map(|v| v.0).unwrap_or_default();
-            let sql = format!(
-                "WITH stored_events AS ({}) {}",
-                stored_events.sql,
-                shift_placeholders(&stored_deliveries.sql, values.len())
-            );
-            values.extend(stored_deliveries.values.map(|v| v.0).unwrap_or_default());
-            Statement::from_sql_and_values(backend, sql, values)
+            combine::with_clauses(
+                vec![("stored_events", stored_events)],
+                delivery::Entity::insert_many(deliveries).build(backend),
+            )
         };
         db.execute_raw(statement).await?;
         if notify {
@@ -422,26 +416,6 @@ async fn insert_rows<C: ConnectionTrait>(
         queue::notify_dispatchers(db).await?;
     }
     Ok(())
-}
-
-/// Renumbers a Postgres statement's `$n` placeholders to `$n + offset`, so
-/// it can follow another statement's parameters. Values are always bound,
-/// never inlined, so a `$` followed by digits is always a placeholder.
-fn shift_placeholders(sql: &str, offset: usize) -> String {
-    let mut shifted = String::with_capacity(sql.len() + sql.len() / 8);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        shifted.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => shifted.push_str(&(n + offset).to_string()),
-            Err(_) => shifted.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    shifted.push_str(rest);
-    shifted
 }
 
 /// A subscription as routing sees it, with its row for a hand-off.
@@ -714,22 +688,4 @@ fn to_event(row: event::Model) -> Result<Event, ServiceError> {
         metadata,
         create_time: row.create_time,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shift_placeholders;
-
-    #[test]
-    fn placeholders_shift_past_the_first_statement() {
-        assert_eq!(
-            shift_placeholders(
-                r#"INSERT INTO "d" ("a", "b") VALUES ($1, $2), ($3, $10)"#,
-                7
-            ),
-            r#"INSERT INTO "d" ("a", "b") VALUES ($8, $9), ($10, $17)"#
-        );
-        assert_eq!(shift_placeholders("SELECT 1", 3), "SELECT 1");
-        assert_eq!(shift_placeholders("$", 3), "$");
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod codec;
+pub mod combine;
 pub mod delivery;
 pub mod delivery_attempt;
 pub mod event;
