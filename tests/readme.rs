@@ -1,6 +1,7 @@
-//! The README's grpcurl walk-through, run the way a reader runs it: its
-//! ```sh blocks, found by their section heading so the test reads exactly
-//! what a user reads, go to `bash -euo pipefail` in a fresh directory, with
+//! The README's Quick start and grpcurl walk-through, run the way a reader
+//! runs them: their ```sh blocks, found by their section heading so the test
+//! reads exactly what a user reads, go to `bash -euo pipefail` in a fresh
+//! directory, with
 //! the `hookrelay` binary Cargo built for this test first on `PATH` and the
 //! real `grpcurl`. Only two kinds of line are changed, and each must be
 //! present exactly once, so a README edit cannot slip past them:
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
 const SECTION: &str = "## grpcurl walk-through";
+const QUICK_START: &str = "## Quick start";
 const PREAMBLE: [&str; 2] = [
     "cargo build --release",
     r#"export PATH="$PWD/target/release:$PATH""#,
@@ -42,29 +44,7 @@ const TIMEOUT: Duration = Duration::from_secs(240);
 #[test]
 fn grpcurl_walk_through_runs_as_written() {
     require_grpcurl();
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("read README.md");
-    let mut script = sh_blocks(&readme, SECTION);
-    for line in PREAMBLE {
-        script = replace_line(&script, line, "");
-    }
-    script = replace_line(
-        &script,
-        SERVER,
-        &format!("SERVER=127.0.0.1:{}", free_port()),
-    );
-    script = replace_line(
-        &script,
-        RECEIVER,
-        &format!("RECEIVER=127.0.0.1:{}", free_port()),
-    );
-    for port in ["50051", ":9000"] {
-        assert!(
-            !script.contains(port),
-            "the walk-through uses {port} directly; use $SERVER / $RECEIVER"
-        );
-    }
-
+    let script = runnable_section(SECTION);
     let dir = tempfile::tempdir().expect("temp dir");
     let (status, output) = run_bash(&format!("{ON_ERROR}\n{script}"), dir.path());
     assert!(
@@ -132,6 +112,72 @@ fn grpcurl_walk_through_runs_as_written() {
     );
 }
 
+/// The Quick start, pasted the same way: a newcomer sees the webhook arrive,
+/// verified, and the delivery succeed.
+#[test]
+fn quick_start_runs_as_written() {
+    require_grpcurl();
+    let script = runnable_section(QUICK_START);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, output) = run_bash(&format!("{ON_ERROR}\n{script}"), dir.path());
+    assert!(
+        status.success(),
+        "the quick start failed ({status}); its output:\n{output}"
+    );
+    for (fact, why) in [
+        (
+            "hookrelay.v1.SubscriptionService",
+            "reflection lists the services",
+        ),
+        ("message Subscription {", "reflection describes a message"),
+        (
+            "--> invoice.paid evt_",
+            "the receiver printed the published event",
+        ),
+        (
+            "(signature verified)",
+            "the receiver verified the signature",
+        ),
+        (
+            "DELIVERY_STATUS_SUCCEEDED",
+            "ListDeliveries shows the success",
+        ),
+        (r#""status": "SERVING""#, "the health check answers"),
+    ] {
+        assert!(output.contains(fact), "{why}: no {fact:?} in\n{output}");
+    }
+    assert!(!output.contains("signature INVALID"), "{output}");
+}
+
+/// A section's ```sh blocks as a script to run here: the build preamble
+/// dropped and the two documented addresses moved to free ports. Both kinds
+/// of line must be there exactly once, and no other line may name a port.
+fn runnable_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let mut script = sh_blocks(&readme, heading);
+    for line in PREAMBLE {
+        script = replace_line(&script, line, "");
+    }
+    script = replace_line(
+        &script,
+        SERVER,
+        &format!("SERVER=127.0.0.1:{}", free_port()),
+    );
+    script = replace_line(
+        &script,
+        RECEIVER,
+        &format!("RECEIVER=127.0.0.1:{}", free_port()),
+    );
+    for port in ["50051", ":9000"] {
+        assert!(
+            !script.contains(port),
+            "{heading:?} uses {port} directly; use $SERVER / $RECEIVER"
+        );
+    }
+    script
+}
+
 /// Fails, rather than skips, without grpcurl: the walk-through is about it.
 fn require_grpcurl() {
     let found = Command::new("grpcurl")
@@ -181,7 +227,7 @@ fn replace_line(script: &str, start: &str, with: &str) -> String {
     let count = script.lines().filter(|line| matches(line)).count();
     assert_eq!(
         count, 1,
-        "expected exactly one line `{start}` in the walk-through, found {count}"
+        "expected exactly one line `{start}` in the section, found {count}"
     );
     script
         .lines()
