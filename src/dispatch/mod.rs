@@ -7,26 +7,29 @@
 //! a process that dies mid-send loses nothing: its leases expire and the
 //! deliveries are claimed again (at-least-once).
 
+mod attempt;
 mod handoff;
 mod http;
+mod leases;
 mod listen;
 mod recorder;
 mod request;
 mod test_event;
 
+pub use attempt::decide;
 pub use handoff::{Direct, Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
 pub use test_event::{TestAttempt, send_test_event};
 
-use crate::domain::{Envelope, RetryPolicy, SecretCipher, WebhookSecret};
+use crate::domain::{SecretCipher, WebhookSecret};
 use crate::service::changes::{Change, ChangeFeed};
-use crate::service::deliveries::{self, AttemptRecord, NextStep};
+use crate::service::deliveries;
 use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
 use crate::store::queue::{self, Claimed};
-use crate::store::{delivery, event, micros_to_time, now_micros, subscription};
+use crate::store::{event, now_micros, subscription};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::collections::{HashMap, HashSet};
@@ -180,34 +183,6 @@ impl Dispatcher {
         let _ = renewing.await;
     }
 
-    /// Every third of a lease, extends the leases of everything this process
-    /// holds, so a request slower than the lease is not sent again while it
-    /// is still in flight. Only a process that stops renewing (it died, or
-    /// lost the database for a whole lease) gives its deliveries back.
-    async fn renew_leases(self: Arc<Self>, stop: CancellationToken) {
-        let every = (self.settings.lease / 3).max(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = stop.cancelled() => return,
-            }
-            let held: Vec<String> = self
-                .held
-                .lock()
-                .expect("held lock")
-                .iter()
-                .cloned()
-                .collect();
-            if held.is_empty() {
-                continue;
-            }
-            let until = now_micros() + self.settings.lease.as_micros() as i64;
-            if let Err(err) = queue::renew(&self.db, &held, until).await {
-                tracing::warn!(error = %err, "renewing leases failed; retrying");
-            }
-        }
-    }
-
     /// One claim: starts what it got and says what to wait for before the
     /// next, or `None` to claim again at once (the batch was full).
     async fn claim_and_start(
@@ -275,58 +250,6 @@ impl Dispatcher {
                 Duration::from_micros(wait).min(self.settings.poll_interval)
             }
             _ => self.settings.poll_interval,
-        }
-    }
-
-    async fn drain(
-        &self,
-        mut tasks: JoinSet<()>,
-        mut handoffs: mpsc::UnboundedReceiver<Vec<Direct>>,
-        recorder: mpsc::Sender<Finished>,
-        recording: tokio::task::JoinHandle<()>,
-    ) {
-        let finished = tokio::time::timeout(self.settings.shutdown_grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
-        // Every sender is gone now: the recorder writes what it has and ends.
-        drop(recorder);
-        let _ = recording.await;
-        // A publish that reserved room before `closing` was set may still
-        // commit: wait (briefly) until every reservation was handed over or
-        // dropped, and give back what was handed over but never started.
-        let mut unsent = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            while let Ok(batch) = handoffs.try_recv() {
-                unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
-            }
-            if self.permits.available_permits() == self.settings.max_in_flight
-                || Instant::now() >= deadline
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // From here a hand-off fails and its publisher returns it to the queue.
-        handoffs.close();
-        while let Ok(batch) = handoffs.try_recv() {
-            unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
-        }
-        let mut held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
-        held.extend(unsent);
-        if !held.is_empty() {
-            tracing::info!(
-                count = held.len(),
-                "releasing deliveries cut short by shutdown"
-            );
-            if let Err(err) = queue::release(&self.db, &held, now_micros()).await {
-                tracing::warn!(error = %err, "releasing deliveries failed; their leases will expire");
-            }
         }
     }
 
@@ -576,87 +499,6 @@ impl Dispatcher {
         Ok(events)
     }
 
-    #[tracing::instrument(skip_all, fields(delivery_id = %delivery.id, subscription_id = %delivery.subscription_id))]
-    async fn deliver(
-        &self,
-        delivery: &Claimed,
-        target: &Arc<Target>,
-        event: &event::Model,
-    ) -> Finished {
-        let attempt_number = delivery.attempts + 1;
-        let metadata = serde_json::from_str(&event.metadata).unwrap_or_default();
-        let body = Envelope {
-            id: &event.id,
-            event_type: &event.event_type,
-            timestamp: micros_to_time(event.create_time),
-            scope: event.scope.as_deref(),
-            data: &event.payload,
-            metadata: &metadata,
-        }
-        .to_bytes();
-        let timestamp = chrono::Utc::now().timestamp();
-        let signed = request::build(&target.spec, &target.secrets, &event.id, timestamp, &body);
-        let outcome = self
-            .client
-            .post(&target.spec.url, signed.headers, body, target.spec.timeout)
-            .await;
-        let now = now_micros();
-        let next = decide(
-            &target.spec.retry_policy,
-            attempt_number as u32,
-            &outcome,
-            now,
-        );
-        tracing::debug!(status = ?outcome.status, error = ?outcome.error, ?next, "attempt finished");
-        crate::metrics::attempt_finished(
-            outcome.status,
-            outcome.duration,
-            match next {
-                NextStep::Succeeded => "succeeded",
-                NextStep::RetryAt(_) => "retrying",
-                NextStep::DeadLetter => "failed",
-                NextStep::DisableSubscription(_) => "disabled",
-            },
-        );
-        let record = AttemptRecord {
-            delivery_id: delivery.id.clone(),
-            tenant_id: delivery.tenant_id.clone(),
-            subscription_id: delivery.subscription_id.clone(),
-            attempt_number,
-            request_headers: signed.recorded_headers,
-            status_code: outcome.status,
-            response_body: outcome.body,
-            error: outcome.error,
-            duration: outcome.duration,
-            time: now,
-        };
-        let change = delivery::Model {
-            id: delivery.id.clone(),
-            tenant_id: delivery.tenant_id.clone(),
-            event_id: delivery.event_id.clone(),
-            subscription_id: delivery.subscription_id.clone(),
-            event_type: event.event_type.clone(),
-            ordered: target.spec.ordered,
-            status: next.status() as i16,
-            attempts: attempt_number,
-            next_attempt_time: match next {
-                NextStep::RetryAt(at) => at,
-                _ => now,
-            },
-            lease_expire_time: None,
-            last_status_code: record.status_code.map(i32::from),
-            last_error: record.last_error(),
-            create_time: delivery.create_time,
-            update_time: now,
-        };
-        Finished {
-            record,
-            next,
-            change,
-            target: Arc::clone(target),
-        }
-    }
-
     async fn announce_disabled(&self, target: &Target, subscription_id: &str, reason: &str) {
         tracing::warn!(subscription_id, reason, "subscription disabled");
         let payload = serde_json::json!({
@@ -680,74 +522,5 @@ impl Dispatcher {
             }
             Err(err) => tracing::warn!(error = %err, "publishing {SUBSCRIPTION_DISABLED} failed"),
         }
-    }
-}
-
-/// What follows an attempt: 2xx succeeds; 410 Gone disables the
-/// subscription; anything else retries on the policy (at least as late as
-/// `Retry-After` asks, within the policy's cap) until it is exhausted.
-pub fn decide(policy: &RetryPolicy, attempt: u32, outcome: &HttpOutcome, now: i64) -> NextStep {
-    match outcome.status {
-        Some(status) if (200..300).contains(&status) => NextStep::Succeeded,
-        Some(410) => NextStep::DisableSubscription("the endpoint answered 410 Gone".to_owned()),
-        _ if policy.is_exhausted(attempt) => NextStep::DeadLetter,
-        _ => {
-            let mut delay = policy.delay_before_attempt(attempt, rand::random::<f64>());
-            if let Some(asked) = outcome.retry_after {
-                delay = delay.max(asked.min(policy.max_delay));
-            }
-            NextStep::RetryAt(now + delay.as_micros() as i64)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Backoff;
-
-    fn outcome(status: Option<u16>, retry_after: Option<u64>) -> HttpOutcome {
-        HttpOutcome {
-            status,
-            body: String::new(),
-            error: None,
-            retry_after: retry_after.map(Duration::from_secs),
-            duration: Duration::ZERO,
-        }
-    }
-
-    #[test]
-    fn outcomes_map_to_next_steps() {
-        let policy = RetryPolicy::new(
-            3,
-            Duration::from_secs(2),
-            Duration::from_secs(60),
-            Backoff::Fixed,
-        )
-        .unwrap();
-        assert_eq!(
-            decide(&policy, 1, &outcome(Some(204), None), 0),
-            NextStep::Succeeded
-        );
-        assert!(matches!(
-            decide(&policy, 1, &outcome(Some(410), None), 0),
-            NextStep::DisableSubscription(_)
-        ));
-        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(500), None), 0) else {
-            panic!("500 should retry");
-        };
-        assert!((1_600_000..=2_400_000).contains(&at), "{at}");
-        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(429), Some(30)), 0) else {
-            panic!("429 should retry");
-        };
-        assert_eq!(at, 30_000_000, "Retry-After wins over a shorter backoff");
-        let NextStep::RetryAt(at) = decide(&policy, 1, &outcome(Some(503), Some(3600)), 0) else {
-            panic!("503 should retry");
-        };
-        assert_eq!(at, 60_000_000, "Retry-After is capped by max_delay");
-        assert_eq!(
-            decide(&policy, 3, &outcome(None, None), 0),
-            NextStep::DeadLetter
-        );
     }
 }
