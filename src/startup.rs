@@ -91,7 +91,10 @@ impl Application {
             dev: settings.dev,
             allowed_networks: settings.allowed_networks.clone(),
         });
-        let webhook_client = WebhookClient::new(TargetPolicy::clone(&targets))?;
+        let webhook_client = WebhookClient::new(
+            TargetPolicy::clone(&targets),
+            settings.dispatch.max_in_flight,
+        )?;
         let dispatcher = Dispatcher::new(
             db.clone(),
             Arc::clone(&cipher),

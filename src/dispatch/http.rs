@@ -32,7 +32,12 @@ pub struct WebhookClient {
 }
 
 impl WebhookClient {
-    pub fn new(policy: TargetPolicy) -> Result<Self, reqwest::Error> {
+    /// `max_in_flight` is the dispatcher's bound on requests in flight: up
+    /// to that many connections per host stay open for reuse, so a burst
+    /// of deliveries to one receiver does not open and close connections
+    /// (with a pool of 64, a fan-out bench left 6,500 sockets in TIME_WAIT
+    /// and ran 9% slower).
+    pub fn new(policy: TargetPolicy, max_in_flight: usize) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
         // Our rustls has exactly one provider compiled in (ring, shared with
         // sqlx); installing it twice is harmless.
@@ -41,7 +46,7 @@ impl WebhookClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(max_in_flight)
             .tcp_nodelay(true)
             .user_agent(concat!("hookrelay/", env!("CARGO_PKG_VERSION")));
         if !policy.dev {
@@ -221,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn private_targets_are_refused_outside_dev() {
-        let client = WebhookClient::new(TargetPolicy::PUBLIC).unwrap();
+        let client = WebhookClient::new(TargetPolicy::PUBLIC, 8).unwrap();
         for url in [
             "https://127.0.0.1/x",
             "https://[::1]/x",
@@ -272,10 +277,13 @@ mod tests {
             outcome.error.unwrap_or_default()
         };
 
-        let loopback_allowed = WebhookClient::new(TargetPolicy {
-            dev: false,
-            allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
-        })
+        let loopback_allowed = WebhookClient::new(
+            TargetPolicy {
+                dev: false,
+                allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+            },
+            8,
+        )
         .unwrap();
         for url in &urls {
             let error = post(loopback_allowed.clone(), url.clone()).await;
@@ -283,10 +291,13 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 2, "both were contacted");
 
-        let other_network = WebhookClient::new(TargetPolicy {
-            dev: false,
-            allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
-        })
+        let other_network = WebhookClient::new(
+            TargetPolicy {
+                dev: false,
+                allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
+            },
+            8,
+        )
         .unwrap();
         for url in &urls {
             let error = post(other_network.clone(), url.clone()).await;
