@@ -6,11 +6,10 @@ mod common;
 use common::process::free_port;
 
 use base64::Engine;
-use common::{Backend, TestDatabase, authed};
+use common::{Backend, TestDatabase, authed, connect, register_event_type};
 use hookrelay::domain::SecretCipher;
 use hookrelay::proto::{
-    CreateEventTypeRequest, CreateSubscriptionRequest, EventType, ListSubscriptionsRequest,
-    Subscription, event_type_service_client::EventTypeServiceClient,
+    CreateSubscriptionRequest, ListSubscriptionsRequest, Subscription,
     subscription_service_client::SubscriptionServiceClient,
 };
 use std::process::{Child, Command, Output, Stdio};
@@ -125,23 +124,8 @@ async fn bootstrap_serve_and_stop_gracefully(backend: Backend) {
     let token = bootstrap(&database.url);
     let server = Server::start(&database.url, &["--log-format", "json"]);
 
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    EventTypeServiceClient::new(channel.clone())
-        .create_event_type(authed(
-            &token,
-            CreateEventTypeRequest {
-                event_type: Some(EventType {
-                    name: "invoice.paid".to_owned(),
-                    ..EventType::default()
-                }),
-            },
-        ))
-        .await
-        .expect("create event type with the CLI's token");
+    let channel = connect(server.url()).await;
+    register_event_type(channel.clone(), &token, "invoice.paid").await;
     let mut subscriptions = SubscriptionServiceClient::new(channel);
     let created = subscriptions
         .create_subscription(authed(

@@ -11,19 +11,18 @@ use common::process::free_port;
 use base64::Engine;
 use common::receiver::{Received, Reply, TestReceiver, verify_standard};
 use common::{
-    Backend, TestApp, TestDatabase, assert_status, authed, postgres_url, spawn_app, spawn_app_with,
-    spawn_replica, wait_until,
+    Backend, TestApp, TestDatabase, assert_status, authed, postgres_url, register_event_type,
+    spawn_app, spawn_app_with, spawn_replica, wait_until,
 };
 use hmac::{Hmac, Mac};
 use hookrelay::config::Settings;
 use hookrelay::domain::SecretCipher;
 use hookrelay::proto::{
-    Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest,
-    Delivery, DeliveryAttempt, DeliveryStatus, Event, EventType, GetDeliveryRequest,
-    GetSubscriptionRequest, ListDeliveriesRequest, ListDeliveryAttemptsRequest,
-    PublishEventRequest, PublishEventResponse, ReplayEventsRequest, RetryDeliveryRequest,
-    RetryPolicy, RotateSubscriptionSecretRequest, SignatureAlgorithm, SignatureProfile,
-    Subscription, delivery_service_client::DeliveryServiceClient, event::Payload,
+    Backoff, BatchPublishEventsRequest, CreateSubscriptionRequest, Delivery, DeliveryAttempt,
+    DeliveryStatus, Event, GetDeliveryRequest, GetSubscriptionRequest, ListDeliveriesRequest,
+    ListDeliveryAttemptsRequest, PublishEventRequest, PublishEventResponse, ReplayEventsRequest,
+    RetryDeliveryRequest, RetryPolicy, RotateSubscriptionSecretRequest, SignatureAlgorithm,
+    SignatureProfile, Subscription, delivery_service_client::DeliveryServiceClient, event::Payload,
     event_service_client::EventServiceClient,
 };
 use prost_types::Duration as PbDuration;
@@ -88,21 +87,6 @@ fn event(data: serde_json::Value) -> Event {
     }
 }
 
-async fn register_event_type(channel: Channel, token: &str) {
-    hookrelay::proto::event_type_service_client::EventTypeServiceClient::new(channel)
-        .create_event_type(authed(
-            token,
-            CreateEventTypeRequest {
-                event_type: Some(EventType {
-                    name: EVENT_TYPE.to_owned(),
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await
-        .expect("create the event type");
-}
-
 /// Creates a subscription; returns it with its signing secret.
 async fn create_subscription(
     channel: Channel,
@@ -130,7 +114,7 @@ async fn create_subscription(
 /// A started app with the event type registered.
 async fn app_with_type(backend: Backend) -> TestApp {
     let app = spawn_app(backend).await;
-    register_event_type(app.channel(), &app.tenant.token).await;
+    register_event_type(app.channel(), &app.tenant.token, EVENT_TYPE).await;
     app
 }
 
@@ -1216,7 +1200,7 @@ async fn crash_mid_flight(backend: Backend) {
 
     let first = ServeProcess::start(&database.url, &secret_key).await;
     let channel = first.channel().await;
-    register_event_type(channel.clone(), &token).await;
+    register_event_type(channel.clone(), &token, EVENT_TYPE).await;
     let (_, secret) = create_subscription(
         channel.clone(),
         &token,
@@ -1310,7 +1294,7 @@ async fn two_replicas_deliver_each_event_once(hand_off: bool) {
     };
     let app = spawn_app_with(Backend::Postgres, configure).await;
     let mut replica = spawn_replica(&app, configure).await;
-    register_event_type(app.channel(), &app.tenant.token).await;
+    register_event_type(app.channel(), &app.tenant.token, EVENT_TYPE).await;
     let receiver = TestReceiver::start().await;
     receiver.set_default(Reply::status(204).after(Duration::from_millis(2)));
     let (subscription, _) = subscribe(&app, subscription_to(receiver.url("/replicas"))).await;

@@ -7,17 +7,15 @@ mod common;
 
 use common::process::{BIN, ServeProcess, bootstrap_tenant, free_port, wait_for_port};
 use common::receiver::{Reply, TestReceiver};
-use common::{Backend, TestDatabase, authed};
+use common::{Backend, TestDatabase, authed, connect, register_event_type};
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::{
-    CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType, PublishEventRequest,
-    Subscription, event_service_client::EventServiceClient,
-    event_type_service_client::EventTypeServiceClient,
+    CreateSubscriptionRequest, Event, PublishEventRequest, Subscription,
+    event_service_client::EventServiceClient,
     subscription_service_client::SubscriptionServiceClient,
 };
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 /// `GET /metrics` over plain HTTP/1.1, as Prometheus scrapes it.
 async fn scrape(port: u16) -> String {
@@ -89,23 +87,8 @@ async fn metrics_count_what_happened(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    EventTypeServiceClient::new(channel.clone())
-        .create_event_type(authed(
-            &token,
-            CreateEventTypeRequest {
-                event_type: Some(EventType {
-                    name: "invoice.paid".to_owned(),
-                    ..EventType::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap();
+    let channel = connect(server.url()).await;
+    register_event_type(channel.clone(), &token, "invoice.paid").await;
     let receiver = TestReceiver::start().await;
     // The first attempt fails with a 503, the retry succeeds.
     receiver.script([Reply::status(503).with_header("retry-after", "1")]);

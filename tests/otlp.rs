@@ -4,14 +4,13 @@
 
 mod common;
 
-use common::authed;
 use common::process::{BIN, ServeProcess, bootstrap_tenant};
 use common::receiver::TestReceiver;
+use common::{authed, connect, register_event_type};
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::{
-    CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType, PublishEventRequest,
-    Subscription, event_service_client::EventServiceClient,
-    event_type_service_client::EventTypeServiceClient,
+    CreateSubscriptionRequest, Event, PublishEventRequest, Subscription,
+    event_service_client::EventServiceClient,
     subscription_service_client::SubscriptionServiceClient,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -24,7 +23,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Channel;
 
 /// Keeps (service.name, span name) of every span exported to it.
 #[derive(Clone, Default)]
@@ -88,23 +86,8 @@ async fn spans_reach_an_otlp_collector() {
         ],
     );
 
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    EventTypeServiceClient::new(channel.clone())
-        .create_event_type(authed(
-            &token,
-            CreateEventTypeRequest {
-                event_type: Some(EventType {
-                    name: "invoice.paid".to_owned(),
-                    ..EventType::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap();
+    let channel = connect(server.url()).await;
+    register_event_type(channel.clone(), &token, "invoice.paid").await;
     let receiver = TestReceiver::start().await;
     SubscriptionServiceClient::new(channel.clone())
         .create_subscription(authed(

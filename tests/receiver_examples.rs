@@ -13,11 +13,11 @@ mod common;
 
 use common::process::free_port;
 
-use common::{Backend, TestApp, authed, spawn_app, wait_until};
+use common::{Backend, TestApp, authed, register_event_type, spawn_app, wait_until};
 use hookrelay::proto::{
-    Backoff, CreateEventTypeRequest, CreateSubscriptionRequest, Delivery, DeliveryStatus, Event,
-    EventType, ListDeliveriesRequest, ListDeliveryAttemptsRequest, PublishEventRequest,
-    RetryPolicy, Subscription, delivery_service_client::DeliveryServiceClient, event::Payload,
+    Backoff, CreateSubscriptionRequest, Delivery, DeliveryStatus, Event, ListDeliveriesRequest,
+    ListDeliveryAttemptsRequest, PublishEventRequest, RetryPolicy, Subscription,
+    delivery_service_client::DeliveryServiceClient, event::Payload,
     event_service_client::EventServiceClient,
 };
 use prost_types::Duration as PbDuration;
@@ -346,18 +346,6 @@ impl RunningExample {
 // The server side
 // ---------------------------------------------------------------------------
 
-async fn register_event_type(app: &TestApp) {
-    app.event_types()
-        .create_event_type(app.req(CreateEventTypeRequest {
-            event_type: Some(EventType {
-                name: EVENT_TYPE.to_owned(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .expect("create the event type");
-}
-
 /// Subscribes `url` to the event type, with two attempts one second apart;
 /// returns the subscription id and its secret.
 async fn subscribe(app: &TestApp, name: &str, url: &str) -> (String, String) {
@@ -473,7 +461,7 @@ async fn attempt_statuses(app: &TestApp, delivery_id: &str) -> Vec<u32> {
 async fn verifies_real_deliveries(backend: Backend, example: Example) {
     let launch = example.prepare();
     let app = spawn_app(backend).await;
-    register_event_type(&app).await;
+    register_event_type(app.channel(), &app.tenant.token, EVENT_TYPE).await;
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/webhooks");
     let (good, secret) = subscribe(&app, "receiver", &url).await;

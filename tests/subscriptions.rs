@@ -4,13 +4,15 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_status, authed, spawn_app, spawn_app_with, violated_fields};
+use common::{
+    Backend, TestApp, assert_status, authed, register_event_type, spawn_app, spawn_app_with,
+    violated_fields,
+};
 use hookrelay::proto::{
-    Backoff, CreateEventTypeRequest, CreateSubscriptionRequest, CreateSubscriptionResponse,
-    DeleteEventTypeRequest, DeleteSubscriptionRequest, EventType, GetSubscriptionRequest,
-    ListSubscriptionsRequest, ListSubscriptionsResponse, RetryPolicy,
-    RotateSubscriptionSecretRequest, SignatureAlgorithm, SignatureProfile, Subscription,
-    UpdateSubscriptionRequest,
+    Backoff, CreateSubscriptionRequest, CreateSubscriptionResponse, DeleteEventTypeRequest,
+    DeleteSubscriptionRequest, GetSubscriptionRequest, ListSubscriptionsRequest,
+    ListSubscriptionsResponse, RetryPolicy, RotateSubscriptionSecretRequest, SignatureAlgorithm,
+    SignatureProfile, Subscription, UpdateSubscriptionRequest,
 };
 use hookrelay::store::subscription;
 use prost_types::{Duration as PbDuration, FieldMask, Timestamp};
@@ -130,18 +132,6 @@ async fn update(
         })
 }
 
-async fn register_event_type(app: &TestApp, name: &str) {
-    app.event_types()
-        .create_event_type(app.req(CreateEventTypeRequest {
-            event_type: Some(EventType {
-                name: name.to_owned(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap_or_else(|status| panic!("registering {name} failed: {status:?}"));
-}
-
 async fn stored_row(app: &TestApp, id: &str) -> Option<subscription::Model> {
     subscription::Entity::find_by_id(id.to_owned())
         .one(&app.db)
@@ -195,7 +185,7 @@ fn micros(ts: &Timestamp) -> i64 {
 /// holds it encrypted.
 async fn create_returns_the_secret_once_and_stores_it_encrypted(backend: Backend) {
     let app = spawn_app(backend).await;
-    register_event_type(&app, "invoice.paid").await;
+    register_event_type(app.channel(), &app.tenant.token, "invoice.paid").await;
 
     let mut wanted = subscription("Billing");
     wanted.description = "Invoices to the ERP".to_owned();
@@ -616,7 +606,7 @@ async fn event_types_must_be_patterns_from_the_catalog(backend: Backend) {
         violated_fields(&status)
     );
 
-    register_event_type(&app, "invoice.paid").await;
+    register_event_type(app.channel(), &app.tenant.token, "invoice.paid").await;
     let sub = create_sub(&app, with_types(&["invoice.paid"])).await;
     assert_eq!(sub.event_types, vec!["invoice.paid"]);
 

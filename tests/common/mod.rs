@@ -285,6 +285,31 @@ impl Drop for TestApp {
     }
 }
 
+/// A client channel to a server at `url` (`http://host:port`).
+pub async fn connect(url: String) -> Channel {
+    Channel::from_shared(url)
+        .expect("a valid server URL")
+        .connect()
+        .await
+        .expect("connect to the server")
+}
+
+/// Registers the event type `name` (no schema) with `token`'s tenant.
+pub async fn register_event_type(channel: Channel, token: &str, name: &str) {
+    EventTypeServiceClient::new(channel)
+        .create_event_type(authed(
+            token,
+            hookrelay::proto::CreateEventTypeRequest {
+                event_type: Some(hookrelay::proto::EventType {
+                    name: name.to_owned(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap_or_else(|status| panic!("registering {name} failed: {status:?}"));
+}
+
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
