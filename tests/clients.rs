@@ -2,19 +2,21 @@
 //! code matches the protos (`scripts/generate-clients --check`), and each
 //! example (`clients/python/example.py`, `clients/typescript/example.ts`)
 //! runs against the real `hookrelay` binary and gets its webhook delivered.
-//! These need python3 (with `clients/python/requirements-dev.txt`) and
-//! node/npm; without them they fail rather than skip.
+//! These need python3 with grpcio and grpcio-tools, and node with the
+//! TypeScript client's packages; `scripts/test --setup` installs them into
+//! the project (see `common::tools`), and without them the tests fail
+//! rather than skip.
 
 mod common;
 
 use common::process::free_port;
+use common::tools;
 
 use common::receiver::TestReceiver;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
@@ -25,12 +27,13 @@ const EXAMPLE_DEADLINE: Duration = Duration::from_secs(90);
 
 #[test]
 fn committed_clients_are_fresh() {
-    // The script installs clients/typescript's node_modules when they are
-    // missing; so does the TypeScript test, so the two take turns.
-    let _npm = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    tools::require_python_module("grpc_tools", "grpcio-tools");
+    tools::require_node_modules("clients/typescript");
     let output = Command::new(Path::new(ROOT).join("scripts/generate-clients"))
         .arg("--check")
         .current_dir(ROOT)
+        // Its python3 and buf: the project-local ones first.
+        .env("PATH", tools::search_path())
         .output()
         .expect("run scripts/generate-clients (it needs bash)");
     assert!(
@@ -46,7 +49,8 @@ fn committed_clients_are_fresh() {
 async fn python_client_example_runs_against_a_live_server() {
     let server = Server::start();
     let receiver = TestReceiver::start().await;
-    let mut example = tokio::process::Command::new("python3");
+    tools::require_python_module("grpc", "grpcio");
+    let mut example = tools::async_command("python3");
     example
         .arg(Path::new(ROOT).join("clients/python/example.py"))
         .env("PYTHONDONTWRITEBYTECODE", "1");
@@ -55,8 +59,7 @@ async fn python_client_example_runs_against_a_live_server() {
 
 #[tokio::test]
 async fn typescript_client_example_runs_against_a_live_server() {
-    let dir = Path::new(ROOT).join("clients/typescript");
-    install_node_modules(&dir);
+    let dir = tools::require_node_modules("clients/typescript");
     // tsx runs the example without checking its types; tsc proves the example
     // compiles against the committed generated code.
     let tsc = Command::new(dir.join("node_modules/.bin/tsc"))
@@ -149,36 +152,6 @@ async fn run_example(
         "unexpected event type in {body}"
     );
     assert_eq!(body["data"]["order_id"], "ord_1001");
-}
-
-/// Serializes `npm ci` in clients/typescript between the tests of this file.
-static NPM: Mutex<()> = Mutex::new(());
-
-/// `npm ci` in `dir` unless its locked packages are already installed.
-fn install_node_modules(dir: &Path) {
-    let _npm = NPM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let installed = Command::new("npm")
-        .args(["ls", "--silent"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run npm (the TypeScript client needs node and npm)");
-    if installed.success() {
-        return;
-    }
-    let ci = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .output()
-        .expect("run npm ci");
-    assert!(
-        ci.status.success(),
-        "npm ci in {} failed:\n{}{}",
-        dir.display(),
-        text(&ci.stdout),
-        text(&ci.stderr)
-    );
 }
 
 /// `hookrelay serve --dev` on a free port with a SQLite database in a

@@ -464,7 +464,8 @@ impl PythonVerifier {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/receivers/standardwebhooks_receiver.py"
         );
-        let mut child = tokio::process::Command::new("python3")
+        common::tools::require_python_module("standardwebhooks", "standardwebhooks");
+        let mut child = common::tools::async_command("python3")
             .arg(script)
             .arg(port.to_string())
             .env("WEBHOOK_SECRET", secret)
@@ -476,8 +477,9 @@ impl PythonVerifier {
             .spawn()
             .unwrap_or_else(|err| {
                 panic!(
-                    "this test needs python3 with the standardwebhooks package \
-                     (pip install standardwebhooks); starting python3 failed: {err}"
+                    "starting python3 failed ({err}): this test needs python3 with the \
+                     standardwebhooks package; run `{}`",
+                    common::tools::SETUP
                 )
             });
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -522,8 +524,9 @@ impl PythonVerifier {
                 // Let the stderr reader catch up before reporting.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 panic!(
-                    "the Python Standard Webhooks receiver exited ({status}) before listening; \
-                     it needs python3 and `pip install standardwebhooks`. stderr:\n{}",
+                    "the Python Standard Webhooks receiver exited ({status}) before listening \
+                     (its packages come from `{}`). stderr:\n{}",
+                    common::tools::SETUP,
                     verifier.stderr.lock().unwrap()
                 );
             }

