@@ -2,6 +2,7 @@
 //! command-line flags, validated once at start so a bad value fails loudly
 //! before anything listens.
 
+use crate::secret_key::{KeySource, decode_key};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -245,7 +246,7 @@ impl Settings {
             });
         }
         if let Some(key) = &self.secret_key {
-            crate::secret_key::decode_key(key).map_err(|reason| ConfigError::Invalid {
+            decode_key(key).map_err(|reason| ConfigError::Invalid {
                 field: "secret_key",
                 reason,
             })?;
@@ -308,6 +309,15 @@ impl Settings {
 
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+
+    /// Where the secret-encryption key comes from.
+    pub fn key_source(&self) -> KeySource<'_> {
+        KeySource {
+            key: self.secret_key.as_deref(),
+            key_file: self.secret_key_file.as_deref(),
+            database_url: &self.database_url,
+        }
     }
 
     /// These settings as a TOML file that `--config` accepts (`hookrelay

@@ -2,7 +2,6 @@
 //! settings, read from a key file, or (for the embedded SQLite default)
 //! generated once into a 0600 file beside the database.
 
-use crate::config::Settings;
 use crate::domain::SecretCipher;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -29,23 +28,31 @@ pub fn decode_key(text: &str) -> Result<[u8; 32], String> {
     })
 }
 
+/// What the settings say about the key (`config` fills it in).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySource<'a> {
+    /// The key itself, base64 (`HOOKRELAY_SECRET_KEY`).
+    pub key: Option<&'a str>,
+    /// A file holding it, created on first start if missing.
+    pub key_file: Option<&'a Path>,
+    /// The database's URL: an embedded SQLite file keeps its key beside it.
+    pub database_url: &'a str,
+}
+
 /// Resolves the cipher for these settings, creating the default key file on
 /// first start of an embedded database.
-pub fn load_cipher(settings: &Settings) -> Result<SecretCipher, SecretKeyError> {
-    if let Some(key) = &settings.secret_key {
+pub fn load_cipher(settings: KeySource<'_>) -> Result<SecretCipher, SecretKeyError> {
+    if let Some(key) = settings.key {
         let key = decode_key(key).map_err(|reason| SecretKeyError::Malformed {
             origin: "HOOKRELAY_SECRET_KEY".to_owned(),
             reason,
         })?;
         return Ok(SecretCipher::new(&key));
     }
-    let path = match (
-        &settings.secret_key_file,
-        sqlite_file(&settings.database_url),
-    ) {
-        (Some(path), _) => path.clone(),
+    let path = match (settings.key_file, sqlite_file(settings.database_url)) {
+        (Some(path), _) => path.to_owned(),
         (None, Some(db_path)) => key_path_beside(&db_path),
-        (None, None) if settings.is_sqlite() => {
+        (None, None) if settings.database_url.starts_with("sqlite:") => {
             // An in-memory database lives and dies with the process; so can its key.
             return Ok(SecretCipher::new(&SecretCipher::generate_key()));
         }

@@ -14,6 +14,7 @@ use crate::proto::{
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
 use crate::service::changes::ChangeFeed;
+use crate::service::handoff::Handoff;
 use crate::service::publisher::Publisher;
 use crate::service::subscriptions::Quotas;
 use crate::store;
@@ -72,7 +73,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let db = open_database(settings).await?;
-        let cipher = load_cipher(settings)?;
+        let cipher = load_cipher(settings.key_source())?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -106,7 +107,10 @@ impl Application {
         let state = AppState {
             publisher: Publisher::start(
                 db.clone(),
-                settings.dispatch.hand_off.then(|| dispatcher.handoff()),
+                settings
+                    .dispatch
+                    .hand_off
+                    .then(|| Arc::new(dispatcher.handoff()) as Arc<dyn Handoff>),
                 Arc::clone(&dispatch_wake),
             ),
             callers: Arc::default(),

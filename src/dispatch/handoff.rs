@@ -1,4 +1,5 @@
-//! Direct hand-off from a publish to this replica's dispatcher. A publish
+//! Direct hand-off from a publish to this replica's dispatcher: the
+//! dispatcher's side of [`service::handoff`](crate::service::handoff). A publish
 //! reserves room in the dispatcher, writes the delivery already leased to
 //! this process instead of pending, and after the commit passes it over in
 //! memory with its event and subscription. The common case so skips the
@@ -7,8 +8,8 @@
 //! out and the queue takes the delivery back.
 
 use super::Dispatcher;
-use crate::store::queue::Claimed;
-use crate::store::{event, subscription};
+use crate::service::handoff::{self, Direct, Reservation};
+use crate::store::subscription;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,14 +32,6 @@ pub struct Slot {
     delivery_id: String,
 }
 
-/// A committed, leased delivery for the dispatcher to send now.
-pub struct Direct {
-    pub slot: Slot,
-    pub delivery: Claimed,
-    pub subscription: Arc<subscription::Model>,
-    pub event: Arc<event::Model>,
-}
-
 impl Handoff {
     pub(super) fn new(
         dispatcher: Arc<Dispatcher>,
@@ -46,17 +39,22 @@ impl Handoff {
     ) -> Self {
         Self { dispatcher, sender }
     }
+}
 
-    /// How long a handed-off delivery's lease runs from its commit.
-    pub fn lease(&self) -> Duration {
+impl handoff::Handoff for Handoff {
+    fn lease(&self) -> Duration {
         self.dispatcher.settings.lease
     }
 
-    /// Reserves room to send `delivery_id` as soon as it commits, or `None`
-    /// when it must go through the queue: an ordered subscription (its
-    /// predecessors decide when it may go), a rate-limited one (the limiter
-    /// decides), a full dispatcher, or one that is shutting down.
-    pub fn reserve(&self, subscription: &subscription::Model, delivery_id: &str) -> Option<Slot> {
+    /// Room for a delivery unless it must go through the queue: an ordered
+    /// subscription (its predecessors decide when it may go), a rate-limited
+    /// one (the limiter decides), a full dispatcher, or one that is shutting
+    /// down.
+    fn reserve(
+        &self,
+        subscription: &subscription::Model,
+        delivery_id: &str,
+    ) -> Option<Reservation> {
         if subscription.ordered || subscription.rate_limit > 0 {
             return None;
         }
@@ -73,17 +71,15 @@ impl Handoff {
             .lock()
             .expect("held lock")
             .insert(delivery_id.to_owned());
-        Some(Slot {
+        Some(Reservation::new(Slot {
             dispatcher: Arc::clone(dispatcher),
             permit: Some(permit),
             subscription_id: subscription.id.clone(),
             delivery_id: delivery_id.to_owned(),
-        })
+        }))
     }
 
-    /// Passes committed deliveries over; gives them back if the dispatcher
-    /// has stopped, so the caller can return them to the queue.
-    pub fn send(&self, batch: Vec<Direct>) -> Result<(), Vec<Direct>> {
+    fn send(&self, batch: Vec<Direct>) -> Result<(), Vec<Direct>> {
         if batch.is_empty() {
             return Ok(());
         }

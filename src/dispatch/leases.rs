@@ -2,8 +2,9 @@
 //! at shutdown, after the grace period, handed back to the queue with
 //! whatever was handed over but never started.
 
+use super::Dispatcher;
 use super::recorder::Finished;
-use super::{Direct, Dispatcher};
+use crate::service::handoff::Direct;
 use crate::store::{now_micros, queue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -17,7 +17,7 @@ mod request;
 mod test_event;
 
 pub use attempt::decide;
-pub use handoff::{Direct, Handoff, Slot};
+pub use handoff::{Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
@@ -27,6 +27,7 @@ use crate::domain::{SecretCipher, WebhookSecret};
 use crate::service::changes::{Change, ChangeFeed};
 use crate::service::deliveries;
 use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
+use crate::service::handoff::Direct;
 use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
 use crate::store::queue::{self, Claimed};
 use crate::store::{event, now_micros, subscription};
@@ -338,7 +339,12 @@ impl Dispatcher {
             match target {
                 Some(target) => {
                     let target = Arc::clone(target);
-                    let permit = direct.slot.into_permit();
+                    let Some(slot) = direct.reservation.into_inner::<Slot>() else {
+                        // Only this dispatcher makes the reservations it is sent.
+                        unusable.push(direct.delivery.id);
+                        continue;
+                    };
+                    let permit = slot.into_permit();
                     self.launch(
                         direct.delivery,
                         &target,

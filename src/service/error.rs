@@ -2,7 +2,7 @@
 //! code in `grpc::status`; the messages are written for the caller to act on.
 
 use crate::domain::Capability;
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use crate::store::{DbError, is_unavailable};
 
 /// One invalid field: its path in the request (`subscription.url`) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum ServiceError {
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
     #[error("the database is unavailable, retry shortly: {0}")]
-    Unavailable(DbErr),
+    Unavailable(DbError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,47 +59,14 @@ impl ServiceError {
     }
 }
 
-impl From<DbErr> for ServiceError {
-    fn from(err: DbErr) -> Self {
+impl From<DbError> for ServiceError {
+    fn from(err: DbError) -> Self {
         if is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Internal(err.to_string())
         }
     }
-}
-
-/// Connection-level failures mean "try again later", not "your request is bad".
-fn is_unavailable(err: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    match err {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                Sqlx::Io(_)
-                    | Sqlx::Tls(_)
-                    | Sqlx::Protocol(_)
-                    | Sqlx::PoolTimedOut
-                    | Sqlx::PoolClosed
-                    | Sqlx::WorkerCrashed
-            ) || is_postgres_admin_shutdown(e)
-        }
-        _ => false,
-    }
-}
-
-/// Postgres reports a terminated backend or a database refusing connections
-/// with SQLSTATE classes 57 (operator intervention) and 08 (connection).
-fn is_postgres_admin_shutdown(err: &sea_orm::sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code.starts_with("57") || code.starts_with("08"))
-}
-
-/// True when the error is a unique-constraint violation: a duplicate name.
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// Collects field violations while converting a request, so the caller hears

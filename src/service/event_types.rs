@@ -1,8 +1,9 @@
 //! The event-type catalog: what a tenant can publish and subscribe to.
 //! Deleting archives, so history and existing subscriptions stay readable.
 
-use super::{Caller, ServiceError, is_unique_violation};
+use super::{Caller, ServiceError};
 use crate::domain::{Capability, EventTypeName};
+use crate::store::is_unique_violation;
 use crate::store::{event_type, now_micros};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,

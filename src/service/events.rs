@@ -2,10 +2,11 @@
 //! are written in one transaction (the transactional outbox), so nothing is
 //! sent before the commit and nothing committed is lost. Also reads of events.
 
-use super::{Caller, FieldViolation, ServiceError, is_unique_violation};
-use crate::dispatch::{Direct, Handoff};
+use super::handoff::{Direct, Handoff};
+use super::{Caller, FieldViolation, ServiceError};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, IdKind, Scope, new_id};
 use crate::store::delivery::Status;
+use crate::store::is_unique_violation;
 use crate::store::{combine, delivery, event, event_type, now_micros, queue, subscription};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
@@ -165,7 +166,7 @@ pub(super) struct Written {
 pub(super) async fn write_jobs<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     jobs: &[Job],
-    handoff: Option<&Handoff>,
+    handoff: Option<&dyn Handoff>,
 ) -> Result<Written, ServiceError> {
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         // One connection: reads and writes in one transaction take one turn
@@ -188,7 +189,7 @@ enum InTransaction {
 async fn route_and_store<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     jobs: &[Job],
-    handoff: Option<&Handoff>,
+    handoff: Option<&dyn Handoff>,
     in_transaction: InTransaction,
 ) -> Result<Written, ServiceError> {
     // The reads go first, side by side and outside the write: under READ
@@ -265,14 +266,14 @@ async fn route_and_store<C: ConnectionTrait + TransactionTrait>(
                 .collect();
             for target in &matching {
                 let delivery_id = new_id(IdKind::Delivery);
-                let slot = handoff.and_then(|h| h.reserve(&target.model, &delivery_id));
-                let (status, lease) = match (&slot, lease_until) {
+                let reservation = handoff.and_then(|h| h.reserve(&target.model, &delivery_id));
+                let (status, lease) = match (&reservation, lease_until) {
                     (Some(_), Some(until)) => (Status::InFlight, Some(until)),
                     _ => (Status::Pending, None),
                 };
-                if let Some(slot) = slot {
+                if let Some(reservation) = reservation {
                     direct.push(Direct {
-                        slot,
+                        reservation,
                         delivery: queue::Claimed {
                             id: delivery_id.clone(),
                             tenant_id: tenant_id.to_owned(),

@@ -9,9 +9,10 @@ pub mod deliveries;
 mod error;
 pub mod event_types;
 pub mod events;
+pub mod handoff;
 pub mod publisher;
 pub mod subscriptions;
 pub mod tenants;
 
 pub use caller::Caller;
-pub use error::{FieldViolation, ServiceError, Violations, is_unique_violation};
+pub use error::{FieldViolation, ServiceError, Violations};

@@ -7,8 +7,8 @@
 //! to the local dispatcher and wakes it for the ones it queued.
 
 use super::events::{FieldPaths, Job, NewEvent, Published, Written, prepare, write_jobs};
+use super::handoff::Handoff;
 use super::{Caller, ServiceError};
-use crate::dispatch::Handoff;
 use crate::store::{now_micros, queue};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -27,7 +27,11 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the writer; it ends when the last `Publisher` is dropped.
     /// Without a `handoff` every delivery goes through the queue.
-    pub fn start(db: DatabaseConnection, handoff: Option<Handoff>, wake: Arc<Notify>) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        handoff: Option<Arc<dyn Handoff>>,
+        wake: Arc<Notify>,
+    ) -> Self {
         let (requests, inbox) = mpsc::channel(1024);
         let writer = Writer { db, handoff, wake };
         tokio::spawn(writer.write_groups(inbox));
@@ -72,7 +76,7 @@ impl Publisher {
 /// The one task that writes publishes.
 struct Writer {
     db: DatabaseConnection,
-    handoff: Option<Handoff>,
+    handoff: Option<Arc<dyn Handoff>>,
     /// The local dispatcher's wake-up, for queued deliveries.
     wake: Arc<Notify>,
 }
@@ -106,7 +110,7 @@ impl Writer {
                     let message = err.to_string();
                     for reply in replies {
                         let _ = reply.send(Err(if unavailable {
-                            ServiceError::Unavailable(sea_orm::DbErr::Custom(message.clone()))
+                            ServiceError::Unavailable(crate::store::unavailable(message.clone()))
                         } else {
                             ServiceError::Internal(message.clone())
                         }));
@@ -125,7 +129,7 @@ impl Writer {
             outcomes,
             direct,
             queued,
-        } = write_jobs(&self.db, jobs, self.handoff.as_ref()).await?;
+        } = write_jobs(&self.db, jobs, self.handoff.as_deref()).await?;
         if let Some(handoff) = &self.handoff
             && let Err(unsent) = handoff.send(direct)
         {

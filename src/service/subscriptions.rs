@@ -2,12 +2,13 @@
 //! that need the database live here (registered event types, unique names,
 //! quotas, scope isolation); per-field rules live in the domain types.
 
-use super::{Caller, FieldViolation, ServiceError, event_types, is_unique_violation};
+use super::{Caller, FieldViolation, ServiceError, event_types};
 use crate::domain::{
     Backoff, Capability, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
     ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret, new_id,
 };
 use crate::store::codec::{StoredRetryPolicy, StoredSignature};
+use crate::store::is_unique_violation;
 use crate::store::{now_micros, subscription};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
@@ -428,7 +429,7 @@ async fn check_quotas<C: ConnectionTrait>(
     Ok(())
 }
 
-fn name_conflict(err: sea_orm::DbErr, spec: &SubscriptionSpec) -> ServiceError {
+fn name_conflict(err: crate::store::DbError, spec: &SubscriptionSpec) -> ServiceError {
     if is_unique_violation(&err) {
         ServiceError::AlreadyExists {
             kind: "subscription named",

@@ -1,10 +1,11 @@
 //! Tenants and API keys: bootstrap from the CLI, management over gRPC, and
 //! turning a bearer token into a [`Caller`].
 
-use super::{Caller, ServiceError, is_unique_violation};
+use super::{Caller, ServiceError};
 use crate::domain::{
     Capabilities, Capability, IdKind, ResourceName, Scope, generate_token, hash_token, new_id,
 };
+use crate::store::is_unique_violation;
 use crate::store::{api_key, now_micros, tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,

@@ -1,19 +1,30 @@
-//! Persistence: sea-orm entities (one file per table), the connection set-up
-//! for SQLite and Postgres, and the time representation both share.
+//! Persistence: sea-orm entities (one file per table), the queries as named
+//! functions, the connection set-up for SQLite and Postgres, and the time
+//! representation both share. No other module names sea-orm or sqlx: they
+//! hold the types re-exported here.
 
 pub mod api_key;
 pub mod codec;
 pub mod combine;
 pub mod delivery;
 pub mod delivery_attempt;
+mod error;
 pub mod event;
 pub mod event_type;
 pub mod queue;
 pub mod subscription;
 pub mod tenant;
 
+pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
+pub use sea_orm::{ConnectionTrait as Connection, TransactionTrait as Transactional};
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
+
+/// The connection pool the application holds.
+pub type Db = DatabaseConnection;
+/// An open transaction; dropped without `commit`, it rolls back.
+pub type Tx = sea_orm::DatabaseTransaction;
 
 /// Timestamps are stored as integer microseconds since the Unix epoch (UTC):
 /// identical on both engines, cheap to index and compare.
