@@ -22,8 +22,7 @@ use crate::domain::{SecretCipher, TargetPolicy, hash_token};
 use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
-use crate::service::{Caller, ServiceError, subscriptions::Quotas, tenants};
-use sea_orm::DatabaseConnection;
+use crate::service::{Caller, Db, ServiceError, subscriptions::Quotas, tenants};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -33,7 +32,7 @@ use tonic::Request;
 /// What every handler shares. Cheap to clone: the pool and cipher are shared.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub cipher: Arc<SecretCipher>,
     /// Which endpoint URLs subscriptions may use (`--dev`, allowed networks).
     pub targets: Arc<TargetPolicy>,

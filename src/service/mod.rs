@@ -14,5 +14,8 @@ pub mod publisher;
 pub mod subscriptions;
 pub mod tenants;
 
+/// The database handle use cases take; the gRPC layer holds one without
+/// knowing what is behind it.
+pub use crate::store::Db;
 pub use caller::Caller;
 pub use error::{FieldViolation, ServiceError, Violations};
