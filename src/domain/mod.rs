@@ -14,6 +14,7 @@ pub mod ids;
 pub mod names;
 pub mod pagination;
 pub mod retry;
+pub mod routing;
 pub mod secret;
 pub mod signature_profile;
 pub mod signing;
@@ -33,6 +34,7 @@ pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };
 pub use retry::{Backoff, RetryPolicy, RetryPolicyError};
+pub use routing::{OPERATIONAL_PREFIX, Route};
 pub use secret::{WebhookSecret, WebhookSecretError};
 pub use signature_profile::{SignatureProfile, SignatureProfileError};
 pub use signing::{HexAlgorithm, hex_signature, standard_signature};

@@ -111,17 +111,7 @@ impl EventService for EventApi {
     ) -> Result<Response<pb::BatchPublishEventsResponse>, Status> {
         let caller = self.state.authenticate(&request).await?;
         let inputs = request.into_inner().events;
-        if inputs.len() > events::MAX_BATCH {
-            return Err(ServiceError::invalid(
-                "events",
-                format!(
-                    "at most {} events per call (got {})",
-                    events::MAX_BATCH,
-                    inputs.len()
-                ),
-            )
-            .into());
-        }
+        events::check_batch_size(inputs.len())?;
         let mut violations = Violations::new();
         let mut new_events = Vec::with_capacity(inputs.len());
         for (index, input) in inputs.into_iter().enumerate() {

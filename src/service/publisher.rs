@@ -9,8 +9,8 @@
 use super::events::{FieldPaths, Job, NewEvent, Published, Written, prepare, write_jobs};
 use super::handoff::Handoff;
 use super::{Caller, ServiceError};
+use crate::store::Db;
 use crate::store::{now_micros, queue};
-use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -27,11 +27,7 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the writer; it ends when the last `Publisher` is dropped.
     /// Without a `handoff` every delivery goes through the queue.
-    pub fn start(
-        db: DatabaseConnection,
-        handoff: Option<Arc<dyn Handoff>>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn start(db: Db, handoff: Option<Arc<dyn Handoff>>, wake: Arc<Notify>) -> Self {
         let (requests, inbox) = mpsc::channel(1024);
         let writer = Writer { db, handoff, wake };
         tokio::spawn(writer.write_groups(inbox));
@@ -75,7 +71,7 @@ impl Publisher {
 
 /// The one task that writes publishes.
 struct Writer {
-    db: DatabaseConnection,
+    db: Db,
     handoff: Option<Arc<dyn Handoff>>,
     /// The local dispatcher's wake-up, for queued deliveries.
     wake: Arc<Notify>,

@@ -11,12 +11,16 @@ pub mod delivery_attempt;
 mod error;
 pub mod event;
 pub mod event_type;
+pub mod events;
+pub mod publish;
 pub mod queue;
 pub mod subscription;
 pub mod tenant;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
-pub use sea_orm::{ConnectionTrait as Connection, TransactionTrait as Transactional};
+pub use sea_orm::{
+    ConnectionTrait as Connection, TransactionSession, TransactionTrait as Transactional,
+};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;

@@ -1,0 +1,172 @@
+//! The routing step of a publish: which enabled subscriptions receive each
+//! new event, and for each delivery whether this replica's dispatcher takes
+//! it at once (written leased to it) or the queue carries it.
+
+use super::idempotency::{Duplicates, Repeat};
+use super::{Event, Job, Published};
+use crate::domain::{EventTypePattern, IdKind, Route, new_id};
+use crate::service::ServiceError;
+use crate::service::handoff::{Direct, Handoff};
+use crate::store::delivery::Status;
+use crate::store::publish::{self, NewDelivery};
+use crate::store::{Connection, event, queue, subscription};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A subscription as routing sees it, with its row for a hand-off.
+pub(super) struct Target {
+    model: Arc<subscription::Model>,
+    route: Route,
+}
+
+/// The enabled subscriptions of the group's tenants, by tenant.
+pub(super) type Targets = HashMap<String, Vec<Target>>;
+
+/// Reads the group's tenants' enabled subscriptions in one statement.
+pub(super) async fn load_targets<C: Connection>(
+    db: &C,
+    tenants: &HashSet<&str>,
+) -> Result<Targets, ServiceError> {
+    let mut by_tenant: Targets = HashMap::new();
+    for row in publish::enabled_subscriptions(db, tenants).await? {
+        let patterns: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+        by_tenant
+            .entry(row.tenant_id.clone())
+            .or_default()
+            .push(Target {
+                route: Route {
+                    scope: row.scope.clone(),
+                    patterns: patterns
+                        .iter()
+                        .filter_map(|p| EventTypePattern::parse(p).ok())
+                        .collect(),
+                },
+                model: Arc::new(row),
+            });
+    }
+    Ok(by_tenant)
+}
+
+/// The rows a group writes.
+#[derive(Default)]
+pub(super) struct Plan {
+    pub events: Vec<Arc<event::Model>>,
+    pub deliveries: Vec<NewDelivery>,
+    /// Deliveries the local dispatcher reserved room for, to hand over
+    /// after the commit.
+    pub direct: Vec<Direct>,
+}
+
+/// Routes the new events of every request not refused yet: fills each
+/// request's outcome with its results and returns the rows to write.
+pub(super) fn plan(
+    jobs: &[Job],
+    outcomes: &mut [Result<Vec<Published>, ServiceError>],
+    duplicates: &mut Duplicates,
+    targets: &Targets,
+    handoff: Option<&dyn Handoff>,
+    now: i64,
+) -> Plan {
+    let mut plan = Plan::default();
+    let lease_until = handoff.map(|h| now + h.lease().as_micros() as i64);
+    for (job_index, job) in jobs.iter().enumerate() {
+        if outcomes[job_index].is_err() {
+            continue;
+        }
+        let tenant_id = job.tenant_id.as_str();
+        let targets = targets.get(tenant_id).map_or(&[][..], Vec::as_slice);
+        let mut results = Vec::with_capacity(job.events.len());
+        for new in &job.events {
+            let caller_id = new.id.as_ref().map(|id| id.as_str());
+            if let Some(id) = caller_id {
+                match duplicates.check(tenant_id, id, job_index, &results, outcomes) {
+                    Repeat::No => {}
+                    Repeat::Of(original) => {
+                        results.push(original);
+                        continue;
+                    }
+                    Repeat::OfRefused => continue,
+                }
+                duplicates.remember(tenant_id, id, job_index, results.len());
+            }
+            let id = caller_id.map_or_else(|| new_id(IdKind::Event), str::to_owned);
+            let stored = Arc::new(event::Model {
+                tenant_id: tenant_id.to_owned(),
+                id: id.clone(),
+                event_type: new.event_type.as_str().to_owned(),
+                scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
+                payload: new.payload.clone(),
+                metadata: serde_json::to_string(&new.metadata).expect("string map"),
+                create_time: now,
+            });
+            let mut fanned_out = 0;
+            for target in targets.iter().filter(|t| {
+                t.route
+                    .accepts(new.event_type.as_str(), stored.scope.as_deref())
+            }) {
+                fanned_out += 1;
+                plan.add_delivery(&stored, target, handoff, lease_until);
+            }
+            results.push(Published {
+                event: Event {
+                    id,
+                    event_type: stored.event_type.clone(),
+                    scope: stored.scope.clone(),
+                    payload: new.payload.clone(),
+                    metadata: new.metadata.clone(),
+                    create_time: now,
+                },
+                subscription_count: fanned_out,
+                duplicate: false,
+            });
+            plan.events.push(stored);
+        }
+        outcomes[job_index] = Ok(results);
+    }
+    plan
+}
+
+impl Plan {
+    /// One delivery of `event` to `target`: leased to the local dispatcher
+    /// if it has room, else pending for the queue.
+    fn add_delivery(
+        &mut self,
+        event: &Arc<event::Model>,
+        target: &Target,
+        handoff: Option<&dyn Handoff>,
+        lease_until: Option<i64>,
+    ) {
+        let delivery_id = new_id(IdKind::Delivery);
+        let reservation = handoff.and_then(|h| h.reserve(&target.model, &delivery_id));
+        let (status, lease_expire_time) = match (&reservation, lease_until) {
+            (Some(_), Some(until)) => (Status::InFlight, Some(until)),
+            _ => (Status::Pending, None),
+        };
+        if let Some(reservation) = reservation {
+            self.direct.push(Direct {
+                reservation,
+                delivery: queue::Claimed {
+                    id: delivery_id.clone(),
+                    tenant_id: event.tenant_id.clone(),
+                    event_id: event.id.clone(),
+                    subscription_id: target.model.id.clone(),
+                    attempts: 0,
+                    create_time: event.create_time,
+                },
+                subscription: Arc::clone(&target.model),
+                event: Arc::clone(event),
+            });
+        }
+        self.deliveries.push(NewDelivery {
+            id: delivery_id,
+            tenant_id: event.tenant_id.clone(),
+            event_id: event.id.clone(),
+            subscription_id: target.model.id.clone(),
+            event_type: event.event_type.clone(),
+            ordered: target.model.ordered,
+            status,
+            lease_expire_time,
+            time: event.create_time,
+        });
+    }
+}

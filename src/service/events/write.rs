@@ -1,0 +1,102 @@
+//! The write step of a publish: a group of requests in one transaction with
+//! a fixed number of statements, however many requests and events.
+
+use super::catalog::{self, Catalog};
+use super::idempotency::Duplicates;
+use super::route::{self, Plan, Targets};
+use super::{Job, Published};
+use crate::service::ServiceError;
+use crate::service::handoff::{Direct, Handoff};
+use crate::store::{
+    Connection, TransactionSession, Transactional, is_unique_violation, now_micros, publish,
+};
+use std::collections::HashSet;
+
+/// What a group of publishes wrote.
+pub(in crate::service) struct Written {
+    /// Per request, in order: its events, or why it was refused.
+    pub outcomes: Vec<Result<Vec<Published>, ServiceError>>,
+    /// Deliveries written leased to this replica, to hand over now.
+    pub direct: Vec<Direct>,
+    /// Deliveries written pending, for whichever dispatcher claims them.
+    pub queued: usize,
+}
+
+/// Writes a group of publish requests: catalog, existing ids and
+/// subscriptions are each read once for the group, events and deliveries
+/// inserted in bulk. A request that fails validation gets its own error and
+/// the others proceed; a database error fails the whole group.
+///
+/// With a `handoff`, each delivery the local dispatcher has room for is
+/// written leased to it, to be handed over after the commit; the rest are
+/// queued, and only queued deliveries wake other replicas.
+pub(in crate::service) async fn write_jobs<C: Connection + Transactional>(
+    db: &C,
+    jobs: &[Job],
+    handoff: Option<&dyn Handoff>,
+) -> Result<Written, ServiceError> {
+    if publish::single_connection(db) {
+        // One connection: reads and writes in one transaction take one turn
+        // at it, where separate reads would queue for it one by one.
+        let txn = db.begin().await?;
+        let written = route_and_store(&txn, jobs, handoff, true).await?;
+        txn.commit().await?;
+        return Ok(written);
+    }
+    route_and_store(db, jobs, handoff, false).await
+}
+
+/// `in_transaction`: `db` is already a transaction the caller commits.
+async fn route_and_store<C: Connection + Transactional>(
+    db: &C,
+    jobs: &[Job],
+    handoff: Option<&dyn Handoff>,
+    in_transaction: bool,
+) -> Result<Written, ServiceError> {
+    // The reads go first, side by side and outside the write: under READ
+    // COMMITTED each statement sees the latest commits anyway, and a race
+    // on a caller's event id is caught by the primary key below.
+    let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
+    let (catalog, mut duplicates, targets): (Catalog, Duplicates, Targets) = tokio::try_join!(
+        catalog::load(db, &tenants, jobs),
+        Duplicates::load(db, jobs),
+        route::load_targets(db, &tenants),
+    )?;
+    let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
+        .iter()
+        .map(|job| catalog::check(&catalog, job).map(|()| Vec::new()))
+        .collect();
+    let Plan {
+        events,
+        deliveries,
+        direct,
+    } = route::plan(
+        jobs,
+        &mut outcomes,
+        &mut duplicates,
+        &targets,
+        handoff,
+        now_micros(),
+    );
+
+    let queued = deliveries.len() - direct.len();
+    let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
+    publish::insert_group(db, &events, deliveries, queued > 0, in_transaction)
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err) {
+                // Another replica published one of these ids just now.
+                ServiceError::AlreadyExists {
+                    kind: "event",
+                    id: String::new(),
+                }
+            } else {
+                err.into()
+            }
+        })?;
+    Ok(Written {
+        outcomes,
+        direct,
+        queued,
+    })
+}

@@ -1,0 +1,69 @@
+//! Reads of stored events: one by id, and pages in publish order.
+
+use super::event;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+/// Which events a page holds.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery<'a> {
+    pub tenant_id: &'a str,
+    pub scope: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    /// From this publish time (µs), inclusive.
+    pub start_time: Option<i64>,
+    /// Until this publish time (µs), exclusive.
+    pub end_time: Option<i64>,
+    /// After this (publish time, id): where the previous page ended.
+    pub after: Option<(i64, &'a str)>,
+    pub limit: u64,
+}
+
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<event::Model>, DbErr> {
+    event::Entity::find_by_id((tenant_id.to_owned(), id.to_owned()))
+        .one(db)
+        .await
+}
+
+/// Events oldest first, paged by (publish time, id): caller-chosen ids need
+/// not sort by time, so the id alone cannot be the key.
+pub async fn list_page<C: ConnectionTrait>(
+    db: &C,
+    page: EventQuery<'_>,
+) -> Result<Vec<event::Model>, DbErr> {
+    let mut query = event::Entity::find()
+        .filter(event::Column::TenantId.eq(page.tenant_id))
+        .order_by_asc(event::Column::CreateTime)
+        .order_by_asc(event::Column::Id)
+        .limit(page.limit);
+    if let Some(scope) = page.scope {
+        query = query.filter(event::Column::Scope.eq(scope));
+    }
+    if let Some(event_type) = page.event_type {
+        query = query.filter(event::Column::EventType.eq(event_type));
+    }
+    if let Some(start) = page.start_time {
+        query = query.filter(event::Column::CreateTime.gte(start));
+    }
+    if let Some(end) = page.end_time {
+        query = query.filter(event::Column::CreateTime.lt(end));
+    }
+    if let Some((time, id)) = page.after {
+        query = query.filter(
+            Condition::any()
+                .add(event::Column::CreateTime.gt(time))
+                .add(
+                    Condition::all()
+                        .add(event::Column::CreateTime.eq(time))
+                        .add(event::Column::Id.gt(id)),
+                ),
+        );
+    }
+    query.all(db).await
+}

@@ -1,0 +1,196 @@
+//! The publish path's queries: the reads a group of publishes needs (its
+//! catalog entries, the tenants' enabled subscriptions, events already
+//! stored under caller ids) and the one write of its events and deliveries.
+//! Each read is one statement for the whole group, however many requests.
+
+use super::delivery::Status;
+use super::{combine, delivery, event, event_type, queue, subscription};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryTrait, Set, TransactionSession, TransactionTrait,
+};
+use std::collections::HashSet;
+
+/// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
+const INSERT_CHUNK: usize = 500;
+
+/// One delivery to write with its event.
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub event_type: String,
+    pub ordered: bool,
+    /// Pending (for the queue) or in flight (leased to this process).
+    pub status: Status,
+    pub lease_expire_time: Option<i64>,
+    /// Its creation time, also when it is first due.
+    pub time: i64,
+}
+
+/// True when the database is one connection that every statement queues
+/// for (SQLite): a group's reads and its write then share one transaction,
+/// where separate reads would wait for the connection one by one.
+pub fn single_connection<C: ConnectionTrait>(db: &C) -> bool {
+    db.get_database_backend() == DatabaseBackend::Sqlite
+}
+
+/// The catalog entries of these tenants with one of these names.
+pub async fn event_types_named<C: ConnectionTrait>(
+    db: &C,
+    tenants: &HashSet<&str>,
+    names: &HashSet<&str>,
+) -> Result<Vec<event_type::Model>, DbErr> {
+    event_type::Entity::find()
+        .filter(event_type::Column::TenantId.is_in(tenants.iter().copied()))
+        .filter(event_type::Column::Name.is_in(names.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// The enabled subscriptions of these tenants.
+pub async fn enabled_subscriptions<C: ConnectionTrait>(
+    db: &C,
+    tenants: &HashSet<&str>,
+) -> Result<Vec<subscription::Model>, DbErr> {
+    subscription::Entity::find()
+        .filter(subscription::Column::TenantId.is_in(tenants.iter().copied()))
+        .filter(subscription::Column::Enabled.eq(true))
+        .all(db)
+        .await
+}
+
+/// Events stored under any of these (tenant, id) pairs, each with how many
+/// deliveries it fanned out to.
+pub async fn existing_events<C: ConnectionTrait>(
+    db: &C,
+    wanted: &HashSet<(&str, &str)>,
+) -> Result<Vec<(event::Model, u32)>, DbErr> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: HashSet<&str> = wanted.iter().map(|(t, _)| *t).collect();
+    let ids: HashSet<&str> = wanted.iter().map(|(_, id)| *id).collect();
+    let rows = event::Entity::find()
+        .filter(event::Column::TenantId.is_in(tenants))
+        .filter(event::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    let mut found = Vec::new();
+    for row in rows {
+        if !wanted.contains(&(row.tenant_id.as_str(), row.id.as_str())) {
+            continue;
+        }
+        // Duplicates are rare; counting their deliveries one by one is fine.
+        let count = delivery::Entity::find()
+            .filter(delivery::Column::TenantId.eq(&row.tenant_id))
+            .filter(delivery::Column::EventId.eq(&row.id))
+            .count(db)
+            .await? as u32;
+        found.push((row, count));
+    }
+    Ok(found)
+}
+
+/// Stores a group's events and deliveries atomically, waking other replicas
+/// when `notify` (some deliveries are queued). `in_transaction`: `db` is a
+/// transaction the caller commits. Otherwise, on Postgres a group that fits
+/// one statement is written as one, the events inserted in a data-modifying
+/// WITH: it commits on its own, saving the BEGIN and COMMIT round trips
+/// and a second INSERT's. Larger groups use a transaction of their own.
+pub async fn insert_group<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    events: &[&event::Model],
+    deliveries: Vec<NewDelivery>,
+    notify: bool,
+    in_transaction: bool,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<event::ActiveModel> = events.iter().map(|e| event_row(e)).collect();
+    let deliveries: Vec<delivery::ActiveModel> = deliveries.into_iter().map(delivery_row).collect();
+    if in_transaction {
+        return insert_rows(db, events, deliveries, notify).await;
+    }
+    let backend = db.get_database_backend();
+    let one_statement = backend == DatabaseBackend::Postgres
+        && events.len() <= INSERT_CHUNK
+        && deliveries.len() <= INSERT_CHUNK;
+    if one_statement {
+        let stored_events = event::Entity::insert_many(events).build(backend);
+        let statement = if deliveries.is_empty() {
+            stored_events
+        } else {
+            combine::with_clauses(
+                vec![("stored_events", stored_events)],
+                delivery::Entity::insert_many(deliveries).build(backend),
+            )
+        };
+        db.execute_raw(statement).await?;
+        if notify {
+            // After the commit, as NOTIFY inside a transaction would be.
+            queue::notify_dispatchers(db).await?;
+        }
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    insert_rows(&txn, events, deliveries, notify).await?;
+    txn.commit().await
+}
+
+/// The rows in bulk, in chunks that stay under the bound-parameter limits.
+async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    events: Vec<event::ActiveModel>,
+    deliveries: Vec<delivery::ActiveModel>,
+    notify: bool,
+) -> Result<(), DbErr> {
+    for chunk in events.chunks(INSERT_CHUNK) {
+        event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for chunk in deliveries.chunks(INSERT_CHUNK) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    if notify {
+        queue::notify_dispatchers(db).await?;
+    }
+    Ok(())
+}
+
+fn event_row(event: &event::Model) -> event::ActiveModel {
+    event::ActiveModel {
+        tenant_id: Set(event.tenant_id.clone()),
+        id: Set(event.id.clone()),
+        event_type: Set(event.event_type.clone()),
+        scope: Set(event.scope.clone()),
+        payload: Set(event.payload.clone()),
+        metadata: Set(event.metadata.clone()),
+        create_time: Set(event.create_time),
+    }
+}
+
+fn delivery_row(new: NewDelivery) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        id: Set(new.id),
+        tenant_id: Set(new.tenant_id),
+        event_id: Set(new.event_id),
+        subscription_id: Set(new.subscription_id),
+        event_type: Set(new.event_type),
+        ordered: Set(new.ordered),
+        status: Set(new.status as i16),
+        attempts: Set(0),
+        next_attempt_time: Set(new.time),
+        lease_expire_time: Set(new.lease_expire_time),
+        last_status_code: Set(None),
+        last_error: Set(None),
+        create_time: Set(new.time),
+        update_time: Set(new.time),
+    }
+}
