@@ -146,11 +146,6 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Where `/metrics` is served, when it is.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().map(MetricsServer::local_addr)
-    }
-
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let health_task = tokio::spawn(watch_database(

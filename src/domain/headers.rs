@@ -71,15 +71,6 @@ pub struct HeaderViolation {
     pub reason: HeaderError,
 }
 
-/// Joins violations into one message, e.g. for an INVALID_ARGUMENT status.
-pub fn describe_violations(violations: &[HeaderViolation]) -> String {
-    violations
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Shortens user input echoed in error messages so a huge value cannot bloat them.
 pub(crate) fn preview(s: &str) -> String {
     const MAX: usize = 64;
@@ -254,7 +245,11 @@ mod tests {
                 ("Ünïcode", &HeaderError::InvalidName),
             ]
         );
-        let msg = describe_violations(&errs);
+        let msg = errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
         assert!(msg.contains("line feed (LF)"), "{msg}");
         assert!(msg.contains("header \"host\": is reserved"), "{msg}");
     }
