@@ -3,14 +3,14 @@
 //! transactional outbox), so nothing is sent before the commit and nothing
 //! committed is lost. The publish path is one step per file:
 //!
-//! - [`prepare`]: what needs no database (capability, batch size, scope);
-//! - [`catalog`]: every type registered and active, payloads valid;
-//! - [`idempotency`]: caller ids already published, or twice in a group;
-//! - [`route`]: which subscriptions get a delivery, and which of those the
+//! - `prepare`: what needs no database (capability, batch size, scope);
+//! - `catalog`: every type registered and active, payloads valid;
+//! - `idempotency`: caller ids already published, or twice in a group;
+//! - `route`: which subscriptions get a delivery, and which of those the
 //!   local dispatcher takes at once;
-//! - [`write`]: a group of publishes in one transaction.
+//! - `write`: a group of publishes in one transaction.
 //!
-//! [`reads`] serves GetEvent and ListEvents.
+//! `reads` serves GetEvent and ListEvents.
 
 mod catalog;
 mod idempotency;
