@@ -4,8 +4,10 @@
 //! hold the types re-exported here.
 
 pub mod api_key;
+pub mod attempts;
 pub mod codec;
 pub mod combine;
+pub mod deliveries;
 pub mod delivery;
 pub mod delivery_attempt;
 mod error;
@@ -13,6 +15,7 @@ pub mod event;
 pub mod event_type;
 pub mod queue;
 pub mod subscription;
+pub mod targets;
 pub mod tenant;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
