@@ -8,33 +8,30 @@
 //! deliveries are claimed again (at-least-once).
 
 mod attempt;
+mod bounds;
 mod handoff;
 mod http;
 mod leases;
 mod listen;
 mod recorder;
 mod request;
+mod start;
+mod targets;
 mod test_event;
 
-pub use attempt::decide;
 pub use handoff::{Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
+use targets::Target;
 pub use test_event::{TestAttempt, send_test_event};
 
-use crate::domain::{SecretCipher, WebhookSecret};
-use crate::service::changes::{Change, ChangeFeed};
-use crate::service::deliveries;
-use crate::service::events::{SUBSCRIPTION_DISABLED, publish_operational};
+use crate::domain::SecretCipher;
+use crate::service::changes::ChangeFeed;
 use crate::service::handoff::Direct;
-use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
-use crate::store::queue::{self, Claimed};
-use crate::store::{event, now_micros, subscription};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use crate::store::{Db, now_micros, queue};
+use governor::DefaultDirectRateLimiter;
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,16 +57,8 @@ pub struct DispatchSettings {
     pub shutdown_grace: Duration,
 }
 
-/// A subscription prepared once per batch: parsed settings and the secrets
-/// that sign right now.
-struct Target {
-    tenant_id: String,
-    spec: SubscriptionSpec,
-    secrets: Vec<WebhookSecret>,
-}
-
 pub struct Dispatcher {
-    db: DatabaseConnection,
+    db: Db,
     cipher: Arc<SecretCipher>,
     client: WebhookClient,
     wake: Arc<Notify>,
@@ -104,7 +93,7 @@ enum Wait {
 
 impl Dispatcher {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         cipher: Arc<SecretCipher>,
         client: WebhookClient,
         wake: Arc<Notify>,
@@ -251,282 +240,6 @@ impl Dispatcher {
                 Duration::from_micros(wait).min(self.settings.poll_interval)
             }
             _ => self.settings.poll_interval,
-        }
-    }
-
-    /// Loads what the batch needs in two queries and starts one task per
-    /// delivery that may go now.
-    async fn start(
-        self: &Arc<Self>,
-        claimed: Vec<Claimed>,
-        tasks: &mut JoinSet<()>,
-        recorder: &mpsc::Sender<Finished>,
-    ) -> usize {
-        let now = now_micros();
-        let targets = match self.load_targets(&claimed, now).await {
-            Ok(targets) => targets,
-            Err(err) => {
-                tracing::warn!(error = %err, "loading subscriptions failed; releasing the batch");
-                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
-                let _ = queue::release(&self.db, &ids, now).await;
-                return 0;
-            }
-        };
-        let events = match self.load_events(&claimed).await {
-            Ok(events) => events,
-            Err(err) => {
-                tracing::warn!(error = %err, "loading events failed; releasing the batch");
-                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
-                let _ = queue::release(&self.db, &ids, now).await;
-                return 0;
-            }
-        };
-        let mut later = Vec::new();
-        for delivery in claimed {
-            let (Some(target), Some(event)) = (
-                targets.get(&delivery.subscription_id),
-                events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone())),
-            ) else {
-                // Deleted or disabled subscription: nothing will be sent.
-                let _ = deliveries::cancel(&self.db, &delivery.id).await;
-                continue;
-            };
-            if !self.admit(&delivery.subscription_id, target.spec.rate_limit) {
-                later.push(delivery.id);
-                continue;
-            }
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                self.finish(&delivery);
-                later.push(delivery.id);
-                continue;
-            };
-            self.held
-                .lock()
-                .expect("held lock")
-                .insert(delivery.id.clone());
-            self.launch(delivery, target, event, permit, tasks, recorder);
-        }
-        if !later.is_empty() {
-            // Over a bound: hand them back, due a moment from now.
-            let _ = queue::release(&self.db, &later, now + 20_000).await;
-        }
-        later.len()
-    }
-
-    /// Starts deliveries a publish handed over. Their room was reserved and
-    /// their rows are leased to us; only the subscriptions' secrets and
-    /// settings are prepared here, once per subscription in the batch.
-    async fn start_direct(
-        self: &Arc<Self>,
-        batch: Vec<Direct>,
-        tasks: &mut JoinSet<()>,
-        recorder: &mpsc::Sender<Finished>,
-    ) {
-        while tasks.try_join_next().is_some() {}
-        let now = now_micros();
-        let mut targets: HashMap<String, Option<Arc<Target>>> = HashMap::new();
-        let mut unusable = Vec::new();
-        for direct in batch {
-            let target = targets
-                .entry(direct.subscription.id.clone())
-                .or_insert_with(|| match self.prepare_target(&direct.subscription, now) {
-                    Ok(target) => Some(Arc::new(target)),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "preparing a subscription failed; returning its deliveries to the queue");
-                        None
-                    }
-                });
-            match target {
-                Some(target) => {
-                    let target = Arc::clone(target);
-                    let Some(slot) = direct.reservation.into_inner::<Slot>() else {
-                        // Only this dispatcher makes the reservations it is sent.
-                        unusable.push(direct.delivery.id);
-                        continue;
-                    };
-                    let permit = slot.into_permit();
-                    self.launch(
-                        direct.delivery,
-                        &target,
-                        &direct.event,
-                        permit,
-                        tasks,
-                        recorder,
-                    );
-                }
-                None => unusable.push(direct.delivery.id),
-            }
-        }
-        if !unusable.is_empty() {
-            let _ = queue::release(&self.db, &unusable, now).await;
-        }
-    }
-
-    /// Sends one delivery in its own task, which records the result and
-    /// then gives back the delivery's room.
-    fn launch(
-        self: &Arc<Self>,
-        delivery: Claimed,
-        target: &Arc<Target>,
-        event: &Arc<event::Model>,
-        permit: tokio::sync::OwnedSemaphorePermit,
-        tasks: &mut JoinSet<()>,
-        recorder: &mpsc::Sender<Finished>,
-    ) {
-        let this = Arc::clone(self);
-        let target = Arc::clone(target);
-        let event = Arc::clone(event);
-        let recorder = recorder.clone();
-        tasks.spawn(async move {
-            crate::metrics::in_flight(1.0);
-            let finished = this.deliver(&delivery, &target, &event).await;
-            crate::metrics::in_flight(-1.0);
-            // The row stays in flight (and leased) until the recorder writes it.
-            let _ = recorder.send(finished).await;
-            this.finish(&delivery);
-            drop(permit);
-            this.request_done.notify_one();
-        });
-    }
-
-    /// Applies the per-subscription in-flight bound and rate limit; counts
-    /// the delivery as in flight when it may go.
-    fn admit(&self, subscription_id: &str, rate_limit: u32) -> bool {
-        if let Some(per_second) = NonZeroU32::new(rate_limit) {
-            let limiter = {
-                let mut limiters = self.limiters.lock().expect("limiter lock");
-                let entry = limiters
-                    .entry(subscription_id.to_owned())
-                    .or_insert_with(|| {
-                        (
-                            0,
-                            Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
-                        )
-                    });
-                if entry.0 != rate_limit {
-                    *entry = (
-                        rate_limit,
-                        Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
-                    );
-                }
-                Arc::clone(&entry.1)
-            };
-            if limiter.check().is_err() {
-                return false;
-            }
-        }
-        self.count_in(subscription_id)
-    }
-
-    /// Counts one more request in flight to the subscription, unless that
-    /// would pass its bound.
-    fn count_in(&self, subscription_id: &str) -> bool {
-        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        let count = in_flight.entry(subscription_id.to_owned()).or_default();
-        if *count >= self.settings.max_in_flight_per_subscription {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-
-    fn finish(&self, delivery: &Claimed) {
-        self.uncount(&delivery.subscription_id, &delivery.id);
-    }
-
-    /// The delivery is no longer ours to send: forget it and free its place.
-    fn uncount(&self, subscription_id: &str, delivery_id: &str) {
-        self.held.lock().expect("held lock").remove(delivery_id);
-        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        if let Some(count) = in_flight.get_mut(subscription_id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                in_flight.remove(subscription_id);
-            }
-        }
-    }
-
-    async fn load_targets(
-        &self,
-        claimed: &[Claimed],
-        now: i64,
-    ) -> Result<HashMap<String, Arc<Target>>, crate::service::ServiceError> {
-        let ids: HashSet<&str> = claimed.iter().map(|c| c.subscription_id.as_str()).collect();
-        let rows = subscription::Entity::find()
-            .filter(subscription::Column::Id.is_in(ids))
-            .filter(subscription::Column::Enabled.eq(true))
-            .all(&self.db)
-            .await?;
-        let mut targets = HashMap::new();
-        for row in rows {
-            let target = self.prepare_target(&row, now)?;
-            targets.insert(row.id, Arc::new(target));
-        }
-        Ok(targets)
-    }
-
-    /// A subscription's parsed settings and the secrets that sign at `now`.
-    fn prepare_target(
-        &self,
-        row: &subscription::Model,
-        now: i64,
-    ) -> Result<Target, crate::service::ServiceError> {
-        Ok(Target {
-            tenant_id: row.tenant_id.clone(),
-            secrets: signing_secrets(&self.cipher, row, now)?,
-            spec: to_subscription(row.clone())?.spec,
-        })
-    }
-
-    async fn load_events(
-        &self,
-        claimed: &[Claimed],
-    ) -> Result<HashMap<(String, String), Arc<event::Model>>, crate::service::ServiceError> {
-        // One query per tenant, naming the tenant: the primary key is
-        // (tenant_id, id), and ids alone would walk the whole index.
-        let mut by_tenant: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for delivery in claimed {
-            by_tenant
-                .entry(delivery.tenant_id.as_str())
-                .or_default()
-                .insert(delivery.event_id.as_str());
-        }
-        let mut events = HashMap::new();
-        for (tenant_id, ids) in by_tenant {
-            let rows = event::Entity::find()
-                .filter(event::Column::TenantId.eq(tenant_id))
-                .filter(event::Column::Id.is_in(ids))
-                .all(&self.db)
-                .await?;
-            for row in rows {
-                events.insert((row.tenant_id.clone(), row.id.clone()), Arc::new(row));
-            }
-        }
-        Ok(events)
-    }
-
-    async fn announce_disabled(&self, target: &Target, subscription_id: &str, reason: &str) {
-        tracing::warn!(subscription_id, reason, "subscription disabled");
-        let payload = serde_json::json!({
-            "subscription_id": subscription_id,
-            "name": target.spec.name.as_str(),
-            "url": target.spec.url.as_str(),
-            "reason": reason,
-        });
-        match publish_operational(&self.db, &target.tenant_id, SUBSCRIPTION_DISABLED, &payload)
-            .await
-        {
-            Ok(published) => {
-                if published.subscription_count > 0 {
-                    self.wake.notify_one();
-                }
-                // Watchers see hookrelay's own events like any other.
-                self.changes.send(Change::EventPublished {
-                    tenant_id: target.tenant_id.clone(),
-                    event: published.event,
-                });
-            }
-            Err(err) => tracing::warn!(error = %err, "publishing {SUBSCRIPTION_DISABLED} failed"),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Writes attempt results in groups: whatever finished while the previous
 //! group was being written goes into the next transaction, so under load
 //! one commit (one fsync on SQLite) covers many deliveries, and when idle a
-//! single result is written at once.
+//! single result is written at once. After each group, subscriptions that
+//! must stop (410 Gone, or failing for too long) are disabled and announced.
 
 use super::{Dispatcher, Target};
+use crate::domain::latest_by_subscription;
+use crate::service::auto_disable::{self, DisabledSubscription};
 use crate::service::changes::Change;
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::store::{delivery, now_micros};
@@ -23,6 +26,14 @@ pub struct Finished {
     pub target: Arc<Target>,
 }
 
+/// A subscription to disable once the group is written: why, and as of when.
+struct ToDisable {
+    target: Arc<Target>,
+    subscription_id: String,
+    reason: String,
+    time: i64,
+}
+
 impl Dispatcher {
     pub(super) async fn record_results(self: Arc<Self>, mut results: mpsc::Receiver<Finished>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
@@ -32,20 +43,12 @@ impl Dispatcher {
     }
 
     async fn record_group(&self, group: Vec<Finished>) {
+        let mut to_disable = gone_subscriptions(&group);
         let mut rows = Vec::with_capacity(group.len());
-        let mut announcements = Vec::new();
         let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
         let mut changes = Vec::with_capacity(group.len());
         for finished in group {
-            let subscription_id = finished.record.subscription_id.clone();
-            if let NextStep::DisableSubscription(reason) = &finished.next {
-                announcements.push((
-                    Arc::clone(&finished.target),
-                    subscription_id.clone(),
-                    reason.clone(),
-                ));
-            }
-            targets.insert(subscription_id, finished.target);
+            targets.insert(finished.record.subscription_id.clone(), finished.target);
             changes.push(finished.change);
             rows.push((finished.record, finished.next));
         }
@@ -65,25 +68,78 @@ impl Dispatcher {
             self.changes
                 .send(Change::DeliveryUpdated { delivery: change });
         }
-        let now = now_micros();
-        let limit = self.settings.disable_after.as_micros() as i64;
-        for (subscription_id, since) in failing {
-            if now - since <= limit {
-                continue;
-            }
-            let reason = format!(
-                "deliveries failed continuously for more than {}s",
-                self.settings.disable_after.as_secs()
-            );
-            let disabled =
-                deliveries::disable_subscription(&self.db, &subscription_id, &reason, now).await;
-            if let (Ok(()), Some(target)) = (disabled, targets.get(&subscription_id)) {
-                announcements.push((Arc::clone(target), subscription_id, reason));
-            }
-        }
-        for (target, subscription_id, reason) in announcements {
-            self.announce_disabled(&target, &subscription_id, &reason)
-                .await;
+        to_disable.extend(self.failing_too_long(failing, &targets));
+        for subscription in to_disable {
+            self.disable(subscription).await;
         }
     }
+
+    /// The failing subscriptions whose streak passed `disable_after`.
+    fn failing_too_long(
+        &self,
+        failing: HashMap<String, i64>,
+        targets: &HashMap<String, Arc<Target>>,
+    ) -> Vec<ToDisable> {
+        let now = now_micros();
+        let limit = self.settings.disable_after.as_micros() as i64;
+        let reason = format!(
+            "deliveries failed continuously for more than {}s",
+            self.settings.disable_after.as_secs()
+        );
+        failing
+            .into_iter()
+            .filter(|(_, since)| now - since > limit)
+            .filter_map(|(subscription_id, _)| {
+                Some(ToDisable {
+                    target: Arc::clone(targets.get(&subscription_id)?),
+                    subscription_id,
+                    reason: reason.clone(),
+                    time: now,
+                })
+            })
+            .collect()
+    }
+
+    async fn disable(&self, subscription: ToDisable) {
+        let ToDisable {
+            target,
+            subscription_id,
+            reason,
+            time,
+        } = subscription;
+        let disabled = DisabledSubscription {
+            tenant_id: &target.tenant_id,
+            id: &subscription_id,
+            name: target.spec.name.as_str(),
+            url: target.spec.url.as_str(),
+        };
+        match auto_disable::disable_and_announce(&self.db, &self.changes, disabled, &reason, time)
+            .await
+        {
+            Ok(true) => self.wake.notify_one(),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, subscription_id, "auto-disable failed"),
+        }
+    }
+}
+
+/// The subscriptions whose latest result in the group disables them (the
+/// endpoint answered 410 Gone).
+fn gone_subscriptions(group: &[Finished]) -> Vec<ToDisable> {
+    let targets: HashMap<&str, &Arc<Target>> = group
+        .iter()
+        .map(|f| (f.record.subscription_id.as_str(), &f.target))
+        .collect();
+    latest_by_subscription(group.iter().map(|f| (&f.record, &f.next)))
+        .into_iter()
+        .filter_map(|(subscription_id, (record, next))| match next {
+            NextStep::DisableSubscription(reason) => Some(ToDisable {
+                target: Arc::clone(targets[subscription_id]),
+                subscription_id: subscription_id.to_owned(),
+                reason: reason.clone(),
+                time: record.time,
+            }),
+            _ => None,
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod capability;
 pub mod cipher;
+pub mod delivery_status;
 pub mod endpoint_url;
 pub mod envelope;
 pub mod event_id;
@@ -12,6 +13,7 @@ pub mod event_type_pattern;
 pub mod headers;
 pub mod ids;
 pub mod names;
+pub mod next_step;
 pub mod pagination;
 pub mod retry;
 pub mod routing;
@@ -22,6 +24,7 @@ pub mod signing;
 pub use api_token::{generate_token, hash_token, looks_like_token};
 pub use capability::{Capabilities, Capability, CapabilityError};
 pub use cipher::{CipherError, SecretCipher};
+pub use delivery_status::DeliveryStatus;
 pub use endpoint_url::{EndpointUrl, EndpointUrlError, TargetPolicy, is_forbidden_ip};
 pub use envelope::Envelope;
 pub use event_id::{EventId, EventIdError};
@@ -30,6 +33,7 @@ pub use event_type_pattern::{EventTypePattern, EventTypePatternError};
 pub use headers::{CustomHeaders, HeaderError, HeaderViolation, RESERVED_HEADERS};
 pub use ids::{IdKind, is_valid_id, new_id};
 pub use names::{Description, ResourceName, Scope, TextError};
+pub use next_step::{Answer, AttemptRecord, NextStep, decide, latest_by_subscription};
 pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };

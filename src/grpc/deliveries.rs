@@ -7,10 +7,7 @@ use super::watch::{self, BoxStream};
 use crate::proto::{self as pb, delivery_service_server::DeliveryService};
 use crate::service::ServiceError;
 use crate::service::changes::Change;
-use crate::service::deliveries::{self, DeliveryFilter};
-use crate::store::delivery::{self, Status};
-use crate::store::delivery_attempt;
-use std::time::Duration;
+use crate::service::deliveries::{self, Attempt, Delivery, DeliveryFilter, DeliveryStatus};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 pub struct DeliveryApi {
@@ -51,7 +48,7 @@ impl DeliveryService for DeliveryApi {
                         .is_none_or(|id| *id == delivery.subscription_id)
                     && event_id.as_ref().is_none_or(|id| *id == delivery.event_id);
                 wanted.then(|| pb::WatchDeliveriesResponse {
-                    delivery: Some(delivery_to_pb(delivery.clone())),
+                    delivery: Some(delivery_to_pb(Delivery::from(delivery.clone()))),
                 })
             },
         );
@@ -158,14 +155,14 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn status_filter(raw: i32) -> Result<Option<Status>, ServiceError> {
+fn status_filter(raw: i32) -> Result<Option<DeliveryStatus>, ServiceError> {
     Ok(match pb::DeliveryStatus::try_from(raw) {
         Ok(pb::DeliveryStatus::Unspecified) => None,
-        Ok(pb::DeliveryStatus::Pending) => Some(Status::Pending),
-        Ok(pb::DeliveryStatus::InFlight) => Some(Status::InFlight),
-        Ok(pb::DeliveryStatus::Succeeded) => Some(Status::Succeeded),
-        Ok(pb::DeliveryStatus::Failed) => Some(Status::Failed),
-        Ok(pb::DeliveryStatus::Cancelled) => Some(Status::Cancelled),
+        Ok(pb::DeliveryStatus::Pending) => Some(DeliveryStatus::Pending),
+        Ok(pb::DeliveryStatus::InFlight) => Some(DeliveryStatus::InFlight),
+        Ok(pb::DeliveryStatus::Succeeded) => Some(DeliveryStatus::Succeeded),
+        Ok(pb::DeliveryStatus::Failed) => Some(DeliveryStatus::Failed),
+        Ok(pb::DeliveryStatus::Cancelled) => Some(DeliveryStatus::Cancelled),
         Err(_) => {
             return Err(ServiceError::invalid(
                 "status",
@@ -175,46 +172,44 @@ fn status_filter(raw: i32) -> Result<Option<Status>, ServiceError> {
     })
 }
 
-pub fn status_to_pb(status: i16) -> pb::DeliveryStatus {
-    match Status::from_i16(status) {
-        Some(Status::Pending) => pb::DeliveryStatus::Pending,
-        Some(Status::InFlight) => pb::DeliveryStatus::InFlight,
-        Some(Status::Succeeded) => pb::DeliveryStatus::Succeeded,
-        Some(Status::Failed) => pb::DeliveryStatus::Failed,
-        Some(Status::Cancelled) => pb::DeliveryStatus::Cancelled,
+pub fn status_to_pb(status: Option<DeliveryStatus>) -> pb::DeliveryStatus {
+    match status {
+        Some(DeliveryStatus::Pending) => pb::DeliveryStatus::Pending,
+        Some(DeliveryStatus::InFlight) => pb::DeliveryStatus::InFlight,
+        Some(DeliveryStatus::Succeeded) => pb::DeliveryStatus::Succeeded,
+        Some(DeliveryStatus::Failed) => pb::DeliveryStatus::Failed,
+        Some(DeliveryStatus::Cancelled) => pb::DeliveryStatus::Cancelled,
         None => pb::DeliveryStatus::Unspecified,
     }
 }
 
-pub fn delivery_to_pb(row: delivery::Model) -> pb::Delivery {
-    let pending = Status::from_i16(row.status) == Some(Status::Pending);
+pub fn delivery_to_pb(delivery: Delivery) -> pb::Delivery {
+    let pending = delivery.status == Some(DeliveryStatus::Pending);
     pb::Delivery {
-        status: status_to_pb(row.status) as i32,
-        id: row.id,
-        event_id: row.event_id,
-        subscription_id: row.subscription_id,
-        event_type: row.event_type,
-        attempts: row.attempts.max(0) as u32,
-        next_attempt_time: pending.then(|| timestamp(row.next_attempt_time)),
-        last_status_code: row.last_status_code.unwrap_or_default().max(0) as u32,
-        last_error: row.last_error.unwrap_or_default(),
-        create_time: Some(timestamp(row.create_time)),
-        update_time: Some(timestamp(row.update_time)),
+        status: status_to_pb(delivery.status) as i32,
+        id: delivery.id,
+        event_id: delivery.event_id,
+        subscription_id: delivery.subscription_id,
+        event_type: delivery.event_type,
+        attempts: delivery.attempts.max(0) as u32,
+        next_attempt_time: pending.then(|| timestamp(delivery.next_attempt_time)),
+        last_status_code: delivery.last_status_code.unwrap_or_default().max(0) as u32,
+        last_error: delivery.last_error.unwrap_or_default(),
+        create_time: Some(timestamp(delivery.create_time)),
+        update_time: Some(timestamp(delivery.update_time)),
     }
 }
 
-pub fn attempt_to_pb(row: delivery_attempt::Model) -> pb::DeliveryAttempt {
+pub fn attempt_to_pb(attempt: Attempt) -> pb::DeliveryAttempt {
     pb::DeliveryAttempt {
-        id: row.id,
-        delivery_id: row.delivery_id,
-        attempt_number: row.attempt_number.max(0) as u32,
-        request_headers: serde_json::from_str(&row.request_headers).unwrap_or_default(),
-        response_status_code: row.response_status_code.unwrap_or_default().max(0) as u32,
-        response_body: row.response_body,
-        error: row.error.unwrap_or_default(),
-        duration: Some(duration_to_pb(Duration::from_micros(
-            row.duration_micros.max(0) as u64,
-        ))),
-        create_time: Some(timestamp(row.create_time)),
+        id: attempt.id,
+        delivery_id: attempt.delivery_id,
+        attempt_number: attempt.attempt_number.max(0) as u32,
+        request_headers: attempt.request_headers.into_iter().collect(),
+        response_status_code: attempt.response_status_code.unwrap_or_default().max(0) as u32,
+        response_body: attempt.response_body,
+        error: attempt.error.unwrap_or_default(),
+        duration: Some(duration_to_pb(attempt.duration)),
+        create_time: Some(timestamp(attempt.create_time)),
     }
 }

@@ -2,6 +2,7 @@
 //! domain values. Generic over sea-orm's `ConnectionTrait`, so the same code
 //! runs on a pool, a transaction, SQLite or Postgres; it knows nothing of gRPC.
 
+pub mod auto_disable;
 mod caller;
 pub mod caller_cache;
 pub mod changes;

@@ -4,8 +4,10 @@
 //! hold the types re-exported here.
 
 pub mod api_key;
+pub mod attempts;
 pub mod codec;
 pub mod combine;
+pub mod deliveries;
 pub mod delivery;
 pub mod delivery_attempt;
 mod error;
@@ -15,6 +17,7 @@ pub mod events;
 pub mod publish;
 pub mod queue;
 pub mod subscription;
+pub mod targets;
 pub mod tenant;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};

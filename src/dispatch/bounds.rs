@@ -1,0 +1,67 @@
+//! The bounds on what is sent at once: the per-subscription in-flight
+//! bound and rate limit, counted here as requests start and finish.
+
+use super::Dispatcher;
+use crate::store::queue::Claimed;
+use governor::{Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+impl Dispatcher {
+    /// Applies the per-subscription in-flight bound and rate limit; counts
+    /// the delivery as in flight when it may go.
+    pub(super) fn admit(&self, subscription_id: &str, rate_limit: u32) -> bool {
+        if let Some(per_second) = NonZeroU32::new(rate_limit) {
+            let limiter = {
+                let mut limiters = self.limiters.lock().expect("limiter lock");
+                let entry = limiters
+                    .entry(subscription_id.to_owned())
+                    .or_insert_with(|| {
+                        (
+                            0,
+                            Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+                        )
+                    });
+                if entry.0 != rate_limit {
+                    *entry = (
+                        rate_limit,
+                        Arc::new(RateLimiter::direct(Quota::per_second(per_second))),
+                    );
+                }
+                Arc::clone(&entry.1)
+            };
+            if limiter.check().is_err() {
+                return false;
+            }
+        }
+        self.count_in(subscription_id)
+    }
+
+    /// Counts one more request in flight to the subscription, unless that
+    /// would pass its bound.
+    pub(super) fn count_in(&self, subscription_id: &str) -> bool {
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        let count = in_flight.entry(subscription_id.to_owned()).or_default();
+        if *count >= self.settings.max_in_flight_per_subscription {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    pub(super) fn finish(&self, delivery: &Claimed) {
+        self.uncount(&delivery.subscription_id, &delivery.id);
+    }
+
+    /// The delivery is no longer ours to send: forget it and free its place.
+    pub(super) fn uncount(&self, subscription_id: &str, delivery_id: &str) {
+        self.held.lock().expect("held lock").remove(delivery_id);
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        if let Some(count) = in_flight.get_mut(subscription_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                in_flight.remove(subscription_id);
+            }
+        }
+    }
+}

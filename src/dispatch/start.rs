@@ -1,0 +1,150 @@
+//! Starting deliveries: a claimed batch (its subscriptions and events loaded
+//! in two queries) or a batch a publish handed over, one task per delivery
+//! that may go now; the rest go back to the queue.
+
+use super::recorder::Finished;
+use super::{Dispatcher, Slot, Target};
+use crate::service::handoff::Direct;
+use crate::store::queue::{self, Claimed};
+use crate::store::{deliveries, event, now_micros};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+impl Dispatcher {
+    /// Loads what the batch needs in two queries and starts one task per
+    /// delivery that may go now.
+    pub(super) async fn start(
+        self: &Arc<Self>,
+        claimed: Vec<Claimed>,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) -> usize {
+        let now = now_micros();
+        let targets = match self.load_targets(&claimed, now).await {
+            Ok(targets) => targets,
+            Err(err) => {
+                tracing::warn!(error = %err, "loading subscriptions failed; releasing the batch");
+                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+                let _ = queue::release(&self.db, &ids, now).await;
+                return 0;
+            }
+        };
+        let events = match self.load_events(&claimed).await {
+            Ok(events) => events,
+            Err(err) => {
+                tracing::warn!(error = %err, "loading events failed; releasing the batch");
+                let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+                let _ = queue::release(&self.db, &ids, now).await;
+                return 0;
+            }
+        };
+        let mut later = Vec::new();
+        for delivery in claimed {
+            let (Some(target), Some(event)) = (
+                targets.get(&delivery.subscription_id),
+                events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone())),
+            ) else {
+                // Deleted or disabled subscription: nothing will be sent.
+                let _ = deliveries::cancel(&self.db, &delivery.id).await;
+                continue;
+            };
+            if !self.admit(&delivery.subscription_id, target.spec.rate_limit) {
+                later.push(delivery.id);
+                continue;
+            }
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.finish(&delivery);
+                later.push(delivery.id);
+                continue;
+            };
+            self.held
+                .lock()
+                .expect("held lock")
+                .insert(delivery.id.clone());
+            self.launch(delivery, target, event, permit, tasks, recorder);
+        }
+        if !later.is_empty() {
+            // Over a bound: hand them back, due a moment from now.
+            let _ = queue::release(&self.db, &later, now + 20_000).await;
+        }
+        later.len()
+    }
+
+    /// Starts deliveries a publish handed over. Their room was reserved and
+    /// their rows are leased to us; only the subscriptions' secrets and
+    /// settings are prepared here, once per subscription in the batch.
+    pub(super) async fn start_direct(
+        self: &Arc<Self>,
+        batch: Vec<Direct>,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) {
+        while tasks.try_join_next().is_some() {}
+        let now = now_micros();
+        let mut targets: HashMap<String, Option<Arc<Target>>> = HashMap::new();
+        let mut unusable = Vec::new();
+        for direct in batch {
+            let target = targets
+                .entry(direct.subscription.id.clone())
+                .or_insert_with(|| match self.prepare_target(&direct.subscription, now) {
+                    Ok(target) => Some(Arc::new(target)),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "preparing a subscription failed; returning its deliveries to the queue");
+                        None
+                    }
+                });
+            match target {
+                Some(target) => {
+                    let target = Arc::clone(target);
+                    let Some(slot) = direct.reservation.into_inner::<Slot>() else {
+                        // Only this dispatcher makes the reservations it is sent.
+                        unusable.push(direct.delivery.id);
+                        continue;
+                    };
+                    let permit = slot.into_permit();
+                    self.launch(
+                        direct.delivery,
+                        &target,
+                        &direct.event,
+                        permit,
+                        tasks,
+                        recorder,
+                    );
+                }
+                None => unusable.push(direct.delivery.id),
+            }
+        }
+        if !unusable.is_empty() {
+            let _ = queue::release(&self.db, &unusable, now).await;
+        }
+    }
+
+    /// Sends one delivery in its own task, which records the result and
+    /// then gives back the delivery's room.
+    fn launch(
+        self: &Arc<Self>,
+        delivery: Claimed,
+        target: &Arc<Target>,
+        event: &Arc<event::Model>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) {
+        let this = Arc::clone(self);
+        let target = Arc::clone(target);
+        let event = Arc::clone(event);
+        let recorder = recorder.clone();
+        tasks.spawn(async move {
+            crate::metrics::in_flight(1.0);
+            let finished = this.deliver(&delivery, &target, &event).await;
+            crate::metrics::in_flight(-1.0);
+            // The row stays in flight (and leased) until the recorder writes it.
+            let _ = recorder.send(finished).await;
+            this.finish(&delivery);
+            drop(permit);
+            this.request_done.notify_one();
+        });
+    }
+}

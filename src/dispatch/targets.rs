@@ -1,0 +1,75 @@
+//! What a batch needs before it is sent: each subscription prepared once
+//! (parsed settings, the secrets that sign now) and each event loaded once.
+
+use super::Dispatcher;
+use crate::domain::WebhookSecret;
+use crate::service::ServiceError;
+use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
+use crate::store::queue::Claimed;
+use crate::store::{event, subscription, targets};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A subscription prepared once per batch: parsed settings and the secrets
+/// that sign right now.
+pub(super) struct Target {
+    pub tenant_id: String,
+    pub spec: SubscriptionSpec,
+    pub secrets: Vec<WebhookSecret>,
+}
+
+impl Dispatcher {
+    /// The batch's enabled subscriptions, prepared; a deleted or disabled
+    /// one is absent.
+    pub(super) async fn load_targets(
+        &self,
+        claimed: &[Claimed],
+        now: i64,
+    ) -> Result<HashMap<String, Arc<Target>>, ServiceError> {
+        let ids: HashSet<&str> = claimed.iter().map(|c| c.subscription_id.as_str()).collect();
+        let rows = targets::load_targets(&self.db, ids).await?;
+        let mut targets = HashMap::new();
+        for row in rows {
+            let target = self.prepare_target(&row, now)?;
+            targets.insert(row.id, Arc::new(target));
+        }
+        Ok(targets)
+    }
+
+    /// A subscription's parsed settings and the secrets that sign at `now`.
+    pub(super) fn prepare_target(
+        &self,
+        row: &subscription::Model,
+        now: i64,
+    ) -> Result<Target, ServiceError> {
+        Ok(Target {
+            tenant_id: row.tenant_id.clone(),
+            secrets: signing_secrets(&self.cipher, row, now)?,
+            spec: to_subscription(row.clone())?.spec,
+        })
+    }
+
+    /// The batch's events by (tenant, id).
+    pub(super) async fn load_events(
+        &self,
+        claimed: &[Claimed],
+    ) -> Result<HashMap<(String, String), Arc<event::Model>>, ServiceError> {
+        // One query per tenant, naming the tenant: the primary key is
+        // (tenant_id, id), and ids alone would walk the whole index.
+        let mut by_tenant: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for delivery in claimed {
+            by_tenant
+                .entry(delivery.tenant_id.as_str())
+                .or_default()
+                .insert(delivery.event_id.as_str());
+        }
+        let mut events = HashMap::new();
+        for (tenant_id, ids) in by_tenant {
+            let rows = targets::load_events(&self.db, tenant_id, ids).await?;
+            for row in rows {
+                events.insert((row.tenant_id.clone(), row.id.clone()), Arc::new(row));
+            }
+        }
+        Ok(events)
+    }
+}

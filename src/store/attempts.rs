@@ -1,0 +1,263 @@
+//! Recording a group of finished attempts: the attempt rows, and what each
+//! result moves its delivery and its subscription's health to, in one
+//! transaction (one commit, one fsync on SQLite, for many results) or, for
+//! the common all-succeeded group on Postgres, in one statement.
+
+use super::delivery::Status;
+use super::{DbError, combine, delivery, delivery_attempt, subscription};
+use crate::domain::{AttemptRecord, IdKind, NextStep, latest_by_subscription, new_id};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Set, TransactionSession, TransactionTrait,
+};
+use std::collections::{HashMap, HashSet};
+
+/// Most results written as one statement on Postgres: within the bound-
+/// parameter limit with room to spare (10 per attempt, 1 per id).
+const ONE_STATEMENT_RESULTS: usize = 1_000;
+
+/// Stores a group of finished attempts and moves their deliveries on.
+/// Returns, for each subscription still failing afterwards, since when.
+/// A subscription whose latest result disables it is left to the caller,
+/// which disables it (and says so) once the group is written.
+pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    results: Vec<(AttemptRecord, NextStep)>,
+) -> Result<HashMap<String, i64>, DbError> {
+    if results.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let attempts: Vec<delivery_attempt::ActiveModel> = results
+        .iter()
+        .map(|(record, _)| attempt_row(record))
+        .collect();
+    if let Some(code) = all_succeeded_with_one_code(&results)
+        && db.get_database_backend() == DatabaseBackend::Postgres
+        && results.len() <= ONE_STATEMENT_RESULTS
+    {
+        record_successes_in_one_statement(db, &results, attempts, code).await?;
+        return Ok(HashMap::new());
+    }
+    let txn = db.begin().await?;
+    for chunk in attempts.chunks(200) {
+        delivery_attempt::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    update_deliveries(&txn, &results).await?;
+    let failing_since = update_health(&txn, &results).await?;
+    txn.commit().await?;
+    Ok(failing_since)
+}
+
+fn attempt_row(record: &AttemptRecord) -> delivery_attempt::ActiveModel {
+    delivery_attempt::ActiveModel {
+        id: Set(new_id(IdKind::Attempt)),
+        delivery_id: Set(record.delivery_id.clone()),
+        tenant_id: Set(record.tenant_id.clone()),
+        attempt_number: Set(record.attempt_number),
+        request_headers: Set(serde_json::to_string(&record.request_headers).expect("string map")),
+        response_status_code: Set(record.status_code.map(i32::from)),
+        response_body: Set(record.response_body.clone()),
+        error: Set(record.last_error()),
+        duration_micros: Set(record.duration.as_micros() as i64),
+        create_time: Set(record.time),
+    }
+}
+
+/// The common case under load, as one statement: no BEGIN/COMMIT round
+/// trips, and nothing is failing, so nothing to report.
+async fn record_successes_in_one_statement<C: ConnectionTrait>(
+    db: &C,
+    results: &[(AttemptRecord, NextStep)],
+    attempts: Vec<delivery_attempt::ActiveModel>,
+    code: u16,
+) -> Result<(), DbError> {
+    let backend = DatabaseBackend::Postgres;
+    let ids = results.iter().map(|(r, _)| r.delivery_id.clone());
+    let subscriptions: HashSet<&str> = results
+        .iter()
+        .map(|(r, _)| r.subscription_id.as_str())
+        .collect();
+    let now = latest_time(results);
+    let statement = combine::with_clauses(
+        vec![
+            (
+                "recorded_attempts",
+                delivery_attempt::Entity::insert_many(attempts).build(backend),
+            ),
+            (
+                "healthy_subscriptions",
+                mark_healthy(subscriptions.into_iter()).build(backend),
+            ),
+        ],
+        mark_succeeded(ids, code, now).build(backend),
+    );
+    db.execute_raw(statement).await?;
+    Ok(())
+}
+
+/// Successes with the same status code share one UPDATE (the common case
+/// under load is a single statement for the whole group); anything else
+/// is written row by row.
+async fn update_deliveries<C: ConnectionTrait>(
+    txn: &C,
+    results: &[(AttemptRecord, NextStep)],
+) -> Result<(), DbError> {
+    let mut succeeded: HashMap<u16, Vec<String>> = HashMap::new();
+    let now = latest_time(results);
+    for (record, next) in results {
+        if let (NextStep::Succeeded, Some(code)) = (next, record.status_code) {
+            succeeded
+                .entry(code)
+                .or_default()
+                .push(record.delivery_id.clone());
+            continue;
+        }
+        let mut update = delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::Status,
+                Expr::value(Status::from(next.status()) as i16),
+            )
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::value(record.attempt_number),
+            )
+            .col_expr(
+                delivery::Column::LeaseExpireTime,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                delivery::Column::LastStatusCode,
+                Expr::value(record.status_code.map(i32::from)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(record.last_error()),
+            )
+            .col_expr(delivery::Column::UpdateTime, Expr::value(record.time));
+        if let NextStep::RetryAt(at) = next {
+            update = update.col_expr(delivery::Column::NextAttemptTime, Expr::value(*at));
+        }
+        update
+            .filter(delivery::Column::Id.eq(&record.delivery_id))
+            .exec(txn)
+            .await?;
+    }
+    for (code, ids) in succeeded {
+        mark_succeeded(ids.into_iter(), code, now).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The latest result per subscription decides its health: a success ends
+/// a failing streak, a failure starts one (if none is running). Returns
+/// since when each failing subscription has been failing.
+async fn update_health<C: ConnectionTrait>(
+    txn: &C,
+    results: &[(AttemptRecord, NextStep)],
+) -> Result<HashMap<String, i64>, DbError> {
+    let mut healthy = Vec::new();
+    let mut failing = Vec::new();
+    let latest = latest_by_subscription(results.iter().map(|(record, next)| (record, next)));
+    for (subscription_id, (record, next)) in latest {
+        match next {
+            NextStep::Succeeded => healthy.push(subscription_id.to_owned()),
+            // Disabling ends the streak; the caller does it after the commit.
+            NextStep::DisableSubscription(_) => {}
+            NextStep::RetryAt(_) | NextStep::DeadLetter => {
+                subscription::Entity::update_many()
+                    .col_expr(subscription::Column::FailingSince, Expr::value(record.time))
+                    .filter(subscription::Column::Id.eq(subscription_id))
+                    .filter(subscription::Column::FailingSince.is_null())
+                    .exec(txn)
+                    .await?;
+                failing.push(subscription_id.to_owned());
+            }
+        }
+    }
+    if !healthy.is_empty() {
+        mark_healthy(healthy.iter().map(String::as_str))
+            .exec(txn)
+            .await?;
+    }
+    if failing.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::Id)
+        .column(subscription::Column::FailingSince)
+        .filter(subscription::Column::Id.is_in(failing))
+        .into_tuple::<(String, Option<i64>)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, since)| since.map(|since| (id, since)))
+        .collect())
+}
+
+fn latest_time(results: &[(AttemptRecord, NextStep)]) -> i64 {
+    results
+        .iter()
+        .map(|(r, _)| r.time)
+        .max()
+        .unwrap_or_default()
+}
+
+/// The status code every result succeeded with, if they all did with one.
+fn all_succeeded_with_one_code(results: &[(AttemptRecord, NextStep)]) -> Option<u16> {
+    let mut codes = results.iter().map(|(record, next)| match next {
+        NextStep::Succeeded => record.status_code,
+        _ => None,
+    });
+    let first = codes.next()??;
+    codes.all(|code| code == Some(first)).then_some(first)
+}
+
+/// Marks deliveries that succeeded with `code` (`attempts + 1`: the row
+/// still holds the count from before this attempt).
+fn mark_succeeded(
+    ids: impl Iterator<Item = String>,
+    code: u16,
+    now: i64,
+) -> sea_orm::UpdateMany<delivery::Entity> {
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(Status::Succeeded as i16),
+        )
+        .col_expr(
+            delivery::Column::Attempts,
+            Expr::col(delivery::Column::Attempts).add(1),
+        )
+        .col_expr(
+            delivery::Column::LeaseExpireTime,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            delivery::Column::LastStatusCode,
+            Expr::value(i32::from(code)),
+        )
+        .col_expr(
+            delivery::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(delivery::Column::UpdateTime, Expr::value(now))
+        .filter(delivery::Column::Id.is_in(ids))
+}
+
+/// Ends the failing streak of subscriptions that just succeeded (a no-op
+/// for the healthy ones, which are most).
+fn mark_healthy<'a>(
+    ids: impl Iterator<Item = &'a str>,
+) -> sea_orm::UpdateMany<subscription::Entity> {
+    subscription::Entity::update_many()
+        .col_expr(
+            subscription::Column::FailingSince,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(subscription::Column::Id.is_in(ids.map(str::to_owned)))
+        .filter(subscription::Column::FailingSince.is_not_null())
+}
