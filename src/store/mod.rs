@@ -4,6 +4,7 @@
 //! hold the types re-exported here.
 
 pub mod api_key;
+pub mod api_keys;
 pub mod codec;
 pub mod combine;
 pub mod delivery;
@@ -11,9 +12,11 @@ pub mod delivery_attempt;
 mod error;
 pub mod event;
 pub mod event_type;
+pub mod event_types;
 pub mod queue;
 pub mod subscription;
 pub mod tenant;
+pub mod tenants;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
 pub use sea_orm::{ConnectionTrait as Connection, TransactionTrait as Transactional};
