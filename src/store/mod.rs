@@ -13,10 +13,12 @@ mod error;
 pub mod event;
 pub mod event_type;
 pub mod event_types;
+pub mod gauges;
 pub mod queue;
 pub mod subscription;
 pub mod tenant;
 pub mod tenants;
+pub mod wake;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
 pub use sea_orm::{ConnectionTrait as Connection, TransactionTrait as Transactional};
