@@ -4,7 +4,6 @@
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,6 +12,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::{Db, gauges};
 
 /// Events stored by PublishEvent and BatchPublishEvents (duplicates excluded).
 pub const EVENTS_PUBLISHED: &str = "hookrelay_events_published_total";
@@ -106,7 +107,7 @@ impl MetricsServer {
     }
 
     /// Serves `GET /metrics` and samples the queue until `shutdown`.
-    pub async fn run(self, db: DatabaseConnection, shutdown: CancellationToken) {
+    pub async fn run(self, db: Db, shutdown: CancellationToken) {
         let handle = self.handle;
         let app = axum::Router::new().route(
             "/metrics",
@@ -133,19 +134,10 @@ impl MetricsServer {
 }
 
 /// Samples the queue's depth by status, for dashboards and alerts on a
-/// growing backlog. Both counts read the partial indexes of their status.
-async fn sample_queue(db: DatabaseConnection, shutdown: CancellationToken) {
-    #[derive(FromQueryResult)]
-    struct Depth {
-        pending: i64,
-        in_flight: i64,
-    }
-    let sql = "SELECT \
-        (SELECT COUNT(*) FROM deliveries WHERE status = 1) AS pending, \
-        (SELECT COUNT(*) FROM deliveries WHERE status = 2) AS in_flight";
+/// growing backlog.
+async fn sample_queue(db: Db, shutdown: CancellationToken) {
     loop {
-        let statement = Statement::from_string(db.get_database_backend(), sql);
-        match Depth::find_by_statement(statement).one(&db).await {
+        match gauges::queue_depth(&db).await {
             Ok(Some(depth)) => {
                 gauge!(QUEUE_DEPTH, "status" => "pending").set(depth.pending as f64);
                 gauge!(QUEUE_DEPTH, "status" => "in_flight").set(depth.in_flight as f64);

@@ -3,13 +3,12 @@
 //! each replica LISTENs, so an event published through one replica is picked
 //! up at once by whichever dispatcher is idle, not at the next poll.
 
-use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::queue::WAKE_CHANNEL;
+use crate::store;
 
 /// Listens until `shutdown`, reconnecting after errors; the poll covers any
 /// notification lost while disconnected.
@@ -20,20 +19,13 @@ pub async fn listen_for_wake_ups(
 ) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        let listener = async {
-            let mut listener = PgListener::connect(&database_url).await?;
-            listener.listen(WAKE_CHANNEL).await?;
-            loop {
-                listener.recv().await?;
-                wake.notify_one();
-            }
-        };
+        let listener = store::wake::listen(&database_url, || wake.notify_one());
         tokio::select! {
             () = shutdown.cancelled() => return,
             result = listener => {
-                let err: sea_orm::sqlx::Error = match result {
+                let err = match result {
                     Err(err) => err,
-                    Ok(never) => never,
+                    Ok(never) => match never {},
                 };
                 tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
             }

@@ -3,12 +3,7 @@
 
 use super::{Caller, ServiceError};
 use crate::domain::{Capability, EventTypeName};
-use crate::store::is_unique_violation;
-use crate::store::{event_type, now_micros};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use crate::store::{Connection, event_type, event_types, is_unique_violation, now_micros};
 
 #[derive(Clone, Debug)]
 pub struct EventType {
@@ -48,7 +43,7 @@ pub fn check_json_schema(schema: &serde_json::Value) -> Result<(), String> {
         .map_err(|err| format!("not a valid JSON Schema: {err}"))
 }
 
-pub async fn create<C: ConnectionTrait>(
+pub async fn create<C: Connection>(
     db: &C,
     caller: &Caller,
     new: NewEventType,
@@ -62,16 +57,16 @@ pub async fn create<C: ConnectionTrait>(
         ));
     }
     let now = now_micros();
-    let model = event_type::ActiveModel {
-        tenant_id: Set(caller.tenant_id.clone()),
-        name: Set(new.name.as_str().to_owned()),
-        description: Set(new.description),
-        json_schema: Set(new.json_schema.as_ref().map(|s| s.to_string())),
-        archived: Set(false),
-        create_time: Set(now),
-        update_time: Set(now),
+    let row = event_type::Model {
+        tenant_id: caller.tenant_id.clone(),
+        name: new.name.as_str().to_owned(),
+        description: new.description,
+        json_schema: new.json_schema.as_ref().map(|s| s.to_string()),
+        archived: false,
+        create_time: now,
+        update_time: now,
     };
-    let model = model.insert(db).await.map_err(|err| {
+    let model = event_types::insert(db, row).await.map_err(|err| {
         if is_unique_violation(&err) {
             ServiceError::AlreadyExists {
                 kind: "event type",
@@ -84,7 +79,7 @@ pub async fn create<C: ConnectionTrait>(
     to_event_type(model)
 }
 
-pub async fn get<C: ConnectionTrait>(
+pub async fn get<C: Connection>(
     db: &C,
     caller: &Caller,
     name: &str,
@@ -93,7 +88,7 @@ pub async fn get<C: ConnectionTrait>(
     to_event_type(find(db, &caller.tenant_id, name).await?)
 }
 
-pub async fn list<C: ConnectionTrait>(
+pub async fn list<C: Connection>(
     db: &C,
     caller: &Caller,
     after_name: Option<&str>,
@@ -101,25 +96,14 @@ pub async fn list<C: ConnectionTrait>(
     show_archived: bool,
 ) -> Result<Vec<EventType>, ServiceError> {
     caller.require_read()?;
-    let mut query = event_type::Entity::find()
-        .filter(event_type::Column::TenantId.eq(&caller.tenant_id))
-        .order_by_asc(event_type::Column::Name)
-        .limit(limit);
-    if let Some(after) = after_name {
-        query = query.filter(event_type::Column::Name.gt(after));
-    }
-    if !show_archived {
-        query = query.filter(event_type::Column::Archived.eq(false));
-    }
-    query
-        .all(db)
+    event_types::list_page(db, &caller.tenant_id, after_name, limit, show_archived)
         .await?
         .into_iter()
         .map(to_event_type)
         .collect()
 }
 
-pub async fn update<C: ConnectionTrait>(
+pub async fn update<C: Connection>(
     db: &C,
     caller: &Caller,
     name: &str,
@@ -127,23 +111,21 @@ pub async fn update<C: ConnectionTrait>(
 ) -> Result<EventType, ServiceError> {
     caller.require(Capability::Manage)?;
     caller.require_unscoped("the event-type catalog")?;
-    let mut active: event_type::ActiveModel = find(db, &caller.tenant_id, name).await?.into();
-    if let Some(description) = patch.description {
-        active.description = Set(description);
-    }
-    if let Some(schema) = patch.json_schema {
-        active.json_schema = Set(schema.map(|s| s.to_string()));
-    }
-    if let Some(archived) = patch.archived {
-        active.archived = Set(archived);
-    }
-    active.update_time = Set(now_micros());
-    to_event_type(active.update(db).await?)
+    let current = find(db, &caller.tenant_id, name).await?;
+    let changes = event_types::Changes {
+        description: patch.description,
+        json_schema: patch
+            .json_schema
+            .map(|schema| schema.map(|s| s.to_string())),
+        archived: patch.archived,
+        update_time: now_micros(),
+    };
+    to_event_type(event_types::update(db, current, changes).await?)
 }
 
 /// Archives: publishing to it and new subscriptions naming it are refused,
 /// but its history stays.
-pub async fn archive<C: ConnectionTrait>(
+pub async fn archive<C: Connection>(
     db: &C,
     caller: &Caller,
     name: &str,
@@ -161,33 +143,20 @@ pub async fn archive<C: ConnectionTrait>(
 }
 
 /// Of `names`, those registered for the tenant and not archived.
-pub async fn active_names<C: ConnectionTrait>(
+pub async fn active_names<C: Connection>(
     db: &C,
     tenant_id: &str,
     names: &[String],
 ) -> Result<Vec<String>, ServiceError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = event_type::Entity::find()
-        .select_only()
-        .column(event_type::Column::Name)
-        .filter(event_type::Column::TenantId.eq(tenant_id))
-        .filter(event_type::Column::Name.is_in(names.iter().cloned()))
-        .filter(event_type::Column::Archived.eq(false))
-        .into_tuple::<String>()
-        .all(db)
-        .await?;
-    Ok(found)
+    Ok(event_types::active_names(db, tenant_id, names).await?)
 }
 
-async fn find<C: ConnectionTrait>(
+async fn find<C: Connection>(
     db: &C,
     tenant_id: &str,
     name: &str,
 ) -> Result<event_type::Model, ServiceError> {
-    event_type::Entity::find_by_id((tenant_id.to_owned(), name.to_owned()))
-        .one(db)
+    event_types::find(db, tenant_id, name)
         .await?
         .ok_or_else(|| ServiceError::not_found("event type", name))
 }

@@ -5,11 +5,9 @@ use super::{Caller, ServiceError};
 use crate::domain::{
     Capabilities, Capability, IdKind, ResourceName, Scope, generate_token, hash_token, new_id,
 };
-use crate::store::is_unique_violation;
-use crate::store::{api_key, now_micros, tenant};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+use crate::store::api_keys::KeyFilter;
+use crate::store::{
+    Connection, api_key, api_keys, is_unique_violation, now_micros, tenant, tenants,
 };
 
 /// A stored API key, without its token.
@@ -31,16 +29,16 @@ pub struct NewApiKey {
     pub scope: Option<Scope>,
 }
 
-pub async fn create_tenant<C: ConnectionTrait>(
+pub async fn create_tenant<C: Connection>(
     db: &C,
     name: &ResourceName,
 ) -> Result<tenant::Model, ServiceError> {
-    let model = tenant::ActiveModel {
-        id: Set(new_id(IdKind::Tenant)),
-        name: Set(name.as_str().to_owned()),
-        create_time: Set(now_micros()),
+    let new = tenant::Model {
+        id: new_id(IdKind::Tenant),
+        name: name.as_str().to_owned(),
+        create_time: now_micros(),
     };
-    model.insert(db).await.map_err(|err| {
+    tenants::insert(db, new).await.map_err(|err| {
         if is_unique_violation(&err) {
             ServiceError::AlreadyExists {
                 kind: "tenant",
@@ -52,43 +50,40 @@ pub async fn create_tenant<C: ConnectionTrait>(
     })
 }
 
-pub async fn find_tenant_by_name<C: ConnectionTrait>(
+pub async fn find_tenant_by_name<C: Connection>(
     db: &C,
     name: &str,
 ) -> Result<tenant::Model, ServiceError> {
-    tenant::Entity::find()
-        .filter(tenant::Column::Name.eq(name))
-        .one(db)
+    tenants::find_by_name(db, name)
         .await?
         .ok_or_else(|| ServiceError::not_found("tenant", name))
 }
 
 /// Stores a key for `tenant_id` and returns it with its token, which exists
 /// only in this return value: the table keeps its SHA-256.
-pub async fn insert_api_key<C: ConnectionTrait>(
+pub async fn insert_api_key<C: Connection>(
     db: &C,
     tenant_id: &str,
     new: NewApiKey,
 ) -> Result<(ApiKey, String), ServiceError> {
     let token = generate_token();
-    let model = api_key::ActiveModel {
-        id: Set(new_id(IdKind::ApiKey)),
-        tenant_id: Set(tenant_id.to_owned()),
-        name: Set(new.name),
-        token_hash: Set(hash_token(&token)),
-        capabilities: Set(new.capabilities.to_list_string()),
-        scope: Set(new.scope.map(|s| s.as_str().to_owned())),
-        create_time: Set(now_micros()),
-        revoke_time: Set(None),
-    }
-    .insert(db)
-    .await?;
+    let key = api_key::Model {
+        id: new_id(IdKind::ApiKey),
+        tenant_id: tenant_id.to_owned(),
+        name: new.name,
+        token_hash: hash_token(&token),
+        capabilities: new.capabilities.to_list_string(),
+        scope: new.scope.map(|s| s.as_str().to_owned()),
+        create_time: now_micros(),
+        revoke_time: None,
+    };
+    let model = api_keys::insert(db, key).await?;
     Ok((to_api_key(model)?, token))
 }
 
 /// CreateApiKey over gRPC: a key can mint keys only within its own powers,
 /// so a scoped or read-only key cannot escalate.
-pub async fn create_api_key<C: ConnectionTrait>(
+pub async fn create_api_key<C: Connection>(
     db: &C,
     caller: &Caller,
     mut new: NewApiKey,
@@ -105,7 +100,7 @@ pub async fn create_api_key<C: ConnectionTrait>(
     insert_api_key(db, &caller.tenant_id, new).await
 }
 
-pub async fn list_api_keys<C: ConnectionTrait>(
+pub async fn list_api_keys<C: Connection>(
     db: &C,
     caller: &Caller,
     after_id: Option<&str>,
@@ -113,52 +108,38 @@ pub async fn list_api_keys<C: ConnectionTrait>(
     show_revoked: bool,
 ) -> Result<Vec<ApiKey>, ServiceError> {
     caller.require(Capability::Manage)?;
-    let mut query = api_key::Entity::find()
-        .filter(api_key::Column::TenantId.eq(&caller.tenant_id))
-        .order_by_asc(api_key::Column::Id)
-        .limit(limit);
-    if let Some(after) = after_id {
-        query = query.filter(api_key::Column::Id.gt(after));
-    }
-    if let Some(scope) = &caller.scope {
-        query = query.filter(api_key::Column::Scope.eq(scope.as_str()));
-    }
-    if !show_revoked {
-        query = query.filter(api_key::Column::RevokeTime.is_null());
-    }
-    query.all(db).await?.into_iter().map(to_api_key).collect()
+    let filter = KeyFilter {
+        tenant_id: &caller.tenant_id,
+        scope: caller.scope.as_ref().map(Scope::as_str),
+        show_revoked,
+    };
+    api_keys::list_page(db, filter, after_id, limit)
+        .await?
+        .into_iter()
+        .map(to_api_key)
+        .collect()
 }
 
-pub async fn revoke_api_key<C: ConnectionTrait>(
+pub async fn revoke_api_key<C: Connection>(
     db: &C,
     caller: &Caller,
     id: &str,
 ) -> Result<ApiKey, ServiceError> {
     caller.require(Capability::Manage)?;
-    let model = api_key::Entity::find_by_id(id.to_owned())
-        .filter(api_key::Column::TenantId.eq(&caller.tenant_id))
-        .one(db)
+    let model = api_keys::find(db, &caller.tenant_id, id)
         .await?
         .filter(|key| caller.can_see(key.scope.as_deref()))
         .ok_or_else(|| ServiceError::not_found("api key", id))?;
     if model.revoke_time.is_some() {
         return to_api_key(model);
     }
-    let mut active: api_key::ActiveModel = model.into();
-    active.revoke_time = Set(Some(now_micros()));
-    to_api_key(active.update(db).await?)
+    to_api_key(api_keys::revoke(db, model, now_micros()).await?)
 }
 
 /// Resolves a bearer token, given as its SHA-256 hash, to its caller.
 /// Unknown and revoked tokens are indistinguishable on purpose.
-pub async fn authenticate<C: ConnectionTrait>(
-    db: &C,
-    token_hash: &str,
-) -> Result<Caller, ServiceError> {
-    let key = api_key::Entity::find()
-        .filter(api_key::Column::TokenHash.eq(token_hash))
-        .filter(api_key::Column::RevokeTime.is_null())
-        .one(db)
+pub async fn authenticate<C: Connection>(db: &C, token_hash: &str) -> Result<Caller, ServiceError> {
+    let key = api_keys::find_active_by_hash(db, token_hash)
         .await?
         .ok_or(ServiceError::Unauthenticated("invalid or revoked API key"))?;
     let api_key = to_api_key(key.clone())?;

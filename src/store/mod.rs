@@ -4,6 +4,7 @@
 //! hold the types re-exported here.
 
 pub mod api_key;
+pub mod api_keys;
 pub mod attempts;
 pub mod codec;
 pub mod combine;
@@ -13,12 +14,16 @@ pub mod delivery_attempt;
 mod error;
 pub mod event;
 pub mod event_type;
+pub mod event_types;
 pub mod events;
+pub mod gauges;
 pub mod publish;
 pub mod queue;
 pub mod subscription;
 pub mod targets;
 pub mod tenant;
+pub mod tenants;
+pub mod wake;
 
 pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
 pub use sea_orm::{
