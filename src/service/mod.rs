@@ -1,6 +1,8 @@
-//! Use cases: validate what needs the database, run one transaction, return
-//! domain values. Generic over sea-orm's `ConnectionTrait`, so the same code
-//! runs on a pool, a transaction, SQLite or Postgres; it knows nothing of gRPC.
+//! Use cases: validate what needs the database, run one transaction through
+//! `store`'s named queries, return domain values. Generic over
+//! `store::Connection`, so the same code runs on a pool, a transaction,
+//! SQLite or Postgres. It knows nothing of gRPC or of the dispatcher: the
+//! seams it needs from a dispatcher ([`handoff`]) are its own.
 
 pub mod auto_disable;
 mod caller;
