@@ -18,7 +18,7 @@ pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::dispatch::WebhookClient;
-use crate::domain::{SecretCipher, TargetPolicy, hash_token};
+use crate::domain::{SecretCipher, TargetPolicy};
 use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
@@ -76,13 +76,7 @@ impl AppState {
                 .ok_or(ServiceError::Unauthenticated(
                     "malformed `authorization` metadata: expected `Bearer hr_...`",
                 ))?;
-        let token_hash = hash_token(token);
-        if let Some(caller) = self.callers.get(&token_hash) {
-            return Ok(caller);
-        }
-        let caller = tenants::authenticate(&self.db, &token_hash).await?;
-        self.callers.put(token_hash, caller.clone());
-        Ok(caller)
+        tenants::authenticate_token(&self.db, &self.callers, token).await
     }
 }
 

@@ -1,9 +1,11 @@
 //! Tenants and API keys: bootstrap from the CLI, management over gRPC, and
 //! turning a bearer token into a [`Caller`].
 
+use super::caller_cache::CallerCache;
 use super::{Caller, ServiceError};
 use crate::domain::{
-    Capabilities, Capability, IdKind, ResourceName, Scope, generate_token, hash_token, new_id,
+    Capabilities, Capability, IdKind, ResourceName, Scope, generate_token, hash_token,
+    looks_like_token, new_id,
 };
 use crate::store::api_keys::KeyFilter;
 use crate::store::{
@@ -136,12 +138,35 @@ pub async fn revoke_api_key<C: Connection>(
     to_api_key(api_keys::revoke(db, model, now_micros()).await?)
 }
 
+/// What a caller hears for a token that opens nothing. Unknown, revoked and
+/// malformed tokens are indistinguishable on purpose.
+const INVALID_TOKEN: &str = "invalid or revoked API key";
+
+/// Resolves a bearer token to its caller: from `callers` when it was seen a
+/// moment ago, else from the database. A token that is not even shaped like
+/// one of ours is refused before any query.
+pub async fn authenticate_token<C: Connection>(
+    db: &C,
+    callers: &CallerCache,
+    token: &str,
+) -> Result<Caller, ServiceError> {
+    if !looks_like_token(token) {
+        return Err(ServiceError::Unauthenticated(INVALID_TOKEN));
+    }
+    let token_hash = hash_token(token);
+    if let Some(caller) = callers.get(&token_hash) {
+        return Ok(caller);
+    }
+    let caller = authenticate(db, &token_hash).await?;
+    callers.put(token_hash, caller.clone());
+    Ok(caller)
+}
+
 /// Resolves a bearer token, given as its SHA-256 hash, to its caller.
-/// Unknown and revoked tokens are indistinguishable on purpose.
 pub async fn authenticate<C: Connection>(db: &C, token_hash: &str) -> Result<Caller, ServiceError> {
     let key = api_keys::find_active_by_hash(db, token_hash)
         .await?
-        .ok_or(ServiceError::Unauthenticated("invalid or revoked API key"))?;
+        .ok_or(ServiceError::Unauthenticated(INVALID_TOKEN))?;
     let api_key = to_api_key(key.clone())?;
     Ok(Caller {
         tenant_id: key.tenant_id,
