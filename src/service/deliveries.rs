@@ -2,8 +2,8 @@
 //! (success, retry, dead letter), and the DeliveryService reads and
 //! re-queues. Disabling a broken endpoint is [`auto_disable`](super::auto_disable).
 
-use super::{Caller, ServiceError};
-use crate::domain::Capability;
+use super::{Caller, ServiceError, require_id_shape};
+use crate::domain::{Capability, IdKind};
 use crate::store::{
     self, Connection, Db, Transactional, delivery, delivery_attempt, now_micros, queue,
 };
@@ -159,6 +159,7 @@ async fn visible_row<C: Connection>(
     id: &str,
 ) -> Result<delivery::Model, ServiceError> {
     caller.require(Capability::Read)?;
+    require_id_shape(IdKind::Delivery, "delivery", id)?;
     let row = store::deliveries::get(db, &caller.tenant_id, id)
         .await?
         .ok_or_else(|| ServiceError::not_found("delivery", id))?;

@@ -1,7 +1,7 @@
 //! The one error type of the use cases. Each variant maps to exactly one gRPC
 //! code in `grpc::status`; the messages are written for the caller to act on.
 
-use crate::domain::Capability;
+use crate::domain::{Capability, IdKind, is_valid_id};
 use crate::store::{DbError, is_unavailable};
 
 /// One invalid field: its path in the request (`subscription.url`) and why.
@@ -56,6 +56,17 @@ impl ServiceError {
             kind,
             id: id.into(),
         }
+    }
+}
+
+/// Refuses, before any query, an id that no `kind` resource can have (not
+/// `<prefix>_<ULID>` as hookrelay makes them): the caller hears NOT_FOUND,
+/// exactly as for a well-formed id that does not exist.
+pub fn require_id_shape(kind: IdKind, noun: &'static str, id: &str) -> Result<(), ServiceError> {
+    if is_valid_id(kind, id) {
+        Ok(())
+    } else {
+        Err(ServiceError::not_found(noun, id))
     }
 }
 

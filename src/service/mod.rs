@@ -21,4 +21,4 @@ pub mod tenants;
 /// knowing what is behind it.
 pub use crate::store::Db;
 pub use caller::Caller;
-pub use error::{FieldViolation, ServiceError, Violations};
+pub use error::{FieldViolation, ServiceError, Violations, require_id_shape};

@@ -2,7 +2,7 @@
 //! turning a bearer token into a [`Caller`].
 
 use super::caller_cache::CallerCache;
-use super::{Caller, ServiceError};
+use super::{Caller, ServiceError, require_id_shape};
 use crate::domain::{
     Capabilities, Capability, IdKind, ResourceName, Scope, generate_token, hash_token,
     looks_like_token, new_id,
@@ -128,6 +128,7 @@ pub async fn revoke_api_key<C: Connection>(
     id: &str,
 ) -> Result<ApiKey, ServiceError> {
     caller.require(Capability::Manage)?;
+    require_id_shape(IdKind::ApiKey, "api key", id)?;
     let model = api_keys::find(db, &caller.tenant_id, id)
         .await?
         .filter(|key| caller.can_see(key.scope.as_deref()))
