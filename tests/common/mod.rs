@@ -6,8 +6,12 @@
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod builders;
+pub mod delivering;
 pub mod process;
+pub mod publishing;
 pub mod receiver;
+pub mod subscribing;
 pub mod tools;
 
 use base64::Engine;
