@@ -74,7 +74,7 @@ async fn gone_disables_subscription(backend: Backend) {
     let later = publish(&app, serde_json::json!({"after": "disable"})).await;
     assert_eq!(later.subscription_count, 0);
     receiver
-        .assert_stays_at(1, Duration::from_millis(500))
+        .assert_stays_at(1, Duration::from_millis(300))
         .await;
 }
 
@@ -492,7 +492,7 @@ async fn two_replicas_deliver_each_event_once(hand_off: bool) {
     .await;
     assert!(all_succeeded, "not every delivery succeeded");
     receiver
-        .assert_stays_at(TOTAL, Duration::from_millis(1000))
+        .assert_stays_at(TOTAL, Duration::from_millis(500))
         .await;
 
     let received = receiver.received();

@@ -95,7 +95,7 @@ async fn struct_payload_is_stored_and_delivered_as_envelope(backend: Backend) {
     );
 
     let received = receiver.wait_for(2, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(2, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 2).await;
     assert_eq!(
         paths(&received),
         BTreeSet::from(["/exact".to_owned(), "/wild".to_owned()])
@@ -267,7 +267,7 @@ async fn invalid_events_are_rejected_and_nothing_is_stored(backend: Backend) {
 
     assert!(all_events(&app).await.is_empty(), "nothing was stored");
     assert!(list_deliveries(&app, "").await.is_empty(), "no deliveries");
-    receiver.assert_stays_at(0, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 0).await;
 
     // The same setup accepts a valid event, so the rejections above were real.
     let accepted = publish_ok(&app, json_event("invoice.paid", ok)).await;
@@ -312,7 +312,7 @@ async fn payloads_are_validated_against_the_json_schema(backend: Backend) {
         all_events(&app).await.is_empty(),
         "rejected events are not stored"
     );
-    receiver.assert_stays_at(0, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 0).await;
 
     let a = publish_ok(
         &app,
@@ -368,7 +368,7 @@ async fn oversized_payloads_are_resource_exhausted(backend: Backend) {
         "",
     );
     assert!(all_events(&app).await.is_empty(), "nothing was stored");
-    receiver.assert_stays_at(0, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 0).await;
 
     // Just under the limit is fine.
     let fits = format!("{{\"blob\":\"{}\"}}", "z".repeat(1000));
@@ -448,7 +448,7 @@ async fn republishing_an_id_returns_the_original(backend: Backend) {
         subscriptions,
         BTreeSet::from([sub_a.id.as_str(), sub_b.id.as_str()])
     );
-    receiver.assert_stays_at(2, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 2).await;
     for webhook in receiver.received() {
         assert_eq!(webhook.json()["data"], serde_json::json!({"v": 1}));
     }
@@ -495,7 +495,7 @@ async fn republishing_an_id_returns_the_original(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(data_json(&ours), r#"{"v": 1}"#);
-    receiver.assert_stays_at(2, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 2).await;
 }
 
 // ---------------------------------------------------------------- batches
@@ -557,7 +557,7 @@ async fn batch_publish_returns_results_in_order(backend: Backend) {
             .starts_with("evt_")
     );
     receiver.wait_for(5, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(5, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 5).await;
     assert_eq!(all_events(&app).await.len(), 3);
 }
 
@@ -624,7 +624,7 @@ async fn batch_limits_and_atomicity(backend: Backend) {
     assert_eq!(violated_fields(&status), vec!["events[0].type".to_owned()]);
     assert!(all_events(&app).await.is_empty(), "nothing was stored");
     assert!(list_deliveries(&app, "").await.is_empty());
-    receiver.assert_stays_at(0, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 0).await;
 
     // The maximum size is accepted.
     let full: Vec<Event> = (0..1000)
@@ -660,7 +660,7 @@ async fn duplicate_ids_within_a_batch(backend: Backend) {
     assert_eq!(second.create_time, first.create_time);
     assert_eq!(list_deliveries(&app, "dup").await.len(), 1);
     let received = receiver.wait_for(1, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(1, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 1).await;
     assert_eq!(
         received[0].json()["data"],
         serde_json::json!({"first": true})
@@ -705,7 +705,7 @@ async fn events_route_to_matching_enabled_subscriptions(backend: Backend) {
     let unscoped = publish_ok(&app, json_event("invoice.paid", "{}")).await;
     assert_eq!(unscoped.subscription_count, 3);
     let received = receiver.wait_for(3, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(3, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 3).await;
     assert_eq!(
         paths(&received),
         BTreeSet::from(["/exact", "/wild", "/star"].map(String::from))
@@ -714,7 +714,7 @@ async fn events_route_to_matching_enabled_subscriptions(backend: Backend) {
     let in_s1 = publish_ok(&app, with_scope(json_event("invoice.paid", "{}"), "s1")).await;
     assert_eq!(in_s1.subscription_count, 4);
     let received = receiver.wait_for(7, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(7, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 7).await;
     let s1_id = in_s1.event.unwrap().id;
     let s1_paths: BTreeSet<String> = received
         .iter()
@@ -736,7 +736,7 @@ async fn events_route_to_matching_enabled_subscriptions(backend: Backend) {
     let user = publish_ok(&app, json_event("user.created", "{}")).await;
     assert_eq!(user.subscription_count, 2, "star + user.*");
     let received = receiver.wait_for(11, WEBHOOK_DEADLINE).await;
-    receiver.assert_stays_at(11, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 11).await;
     let count = |path: &str| received.iter().filter(|r| r.path == path).count();
     assert_eq!(
         count("/disabled"),
@@ -804,7 +804,7 @@ async fn star_does_not_receive_operational_events(backend: Backend) {
     assert_eq!(now_doomed.enabled, Some(false));
 
     // The star receives the shipment event only.
-    receiver.assert_stays_at(2, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 2).await;
     let star: Vec<String> = receiver
         .received()
         .iter()

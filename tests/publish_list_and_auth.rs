@@ -417,7 +417,7 @@ async fn scoped_keys_stay_in_their_scope(backend: Backend) {
             ("s2".to_owned(), 1)
         ])
     );
-    receiver.assert_stays_at(2, QUIET_WINDOW).await;
+    assert_settled_at(&app, &receiver, 2).await;
 }
 
 on_both_databases!(

@@ -2,8 +2,9 @@
 //! thin wrappers over the publish/list RPCs, and assertions.
 
 use super::builders::*;
-use super::receiver::Received;
-use super::{TestApp, assert_status, authed, violated_fields};
+use super::receiver::{Received, TestReceiver};
+use super::{TestApp, assert_status, authed, violated_fields, wait_until};
+use hookrelay::proto::DeliveryStatus;
 use hookrelay::proto::delivery_service_client::DeliveryServiceClient;
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::event_service_client::EventServiceClient;
@@ -19,7 +20,6 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(10);
-pub const QUIET_WINDOW: Duration = Duration::from_millis(700);
 
 // ---------------------------------------------------------------- helpers
 
@@ -253,4 +253,31 @@ pub fn paths(received: &[Received]) -> BTreeSet<String> {
 
 pub fn body_text(received: &Received) -> String {
     String::from_utf8(received.body.to_vec()).expect("the body is UTF-8")
+}
+
+/// Asserts that exactly `n` webhooks reached `receiver` and that no more are
+/// on their way: every delivery of the default tenant has finished (none is
+/// pending or in flight). Deliveries are created with their event, so this
+/// state, not a fixed quiet window, proves that nothing else will arrive.
+pub async fn assert_settled_at(app: &TestApp, receiver: &TestReceiver, n: usize) {
+    let settled = wait_until(WEBHOOK_DEADLINE, || async {
+        list_deliveries(app, "").await.iter().all(|delivery| {
+            !matches!(
+                delivery.status(),
+                DeliveryStatus::Pending | DeliveryStatus::InFlight
+            )
+        })
+    })
+    .await;
+    assert!(
+        settled,
+        "deliveries still unfinished after {WEBHOOK_DEADLINE:?}"
+    );
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        n,
+        "unexpected webhooks: {:?}",
+        paths(&received)
+    );
 }
