@@ -3,39 +3,15 @@
 
 mod common;
 
+use common::builders::*;
+
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
 use hookrelay::proto::{
     CreateEventTypeRequest, CreateSubscriptionRequest, DeleteEventTypeRequest, EventType,
     GetEventTypeRequest, ListEventTypesRequest, Subscription, UpdateEventTypeRequest,
 };
-use prost_types::{FieldMask, Struct, value::Kind};
+use prost_types::{FieldMask, Struct};
 use tonic::Code;
-
-/// A JSON object as a `google.protobuf.Struct`, built by hand so the test
-/// does not share the server's conversion code.
-fn to_struct(json: serde_json::Value) -> Struct {
-    let serde_json::Value::Object(object) = json else {
-        panic!("not an object: {json}");
-    };
-    Struct {
-        fields: object.into_iter().map(|(k, v)| (k, to_value(v))).collect(),
-    }
-}
-
-fn to_value(json: serde_json::Value) -> prost_types::Value {
-    use serde_json::Value as J;
-    let kind = match json {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(b),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
-        J::String(s) => Kind::StringValue(s),
-        J::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.into_iter().map(to_value).collect(),
-        }),
-        object @ J::Object(_) => Kind::StructValue(to_struct(object)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
 
 fn invoice_schema() -> Struct {
     to_struct(serde_json::json!({

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::builders::*;
+
 use common::receiver::{Reply, TestReceiver, verify_standard};
 use common::{Backend, TestApp, authed, spawn_app, spawn_app_with};
 use hookrelay::proto::{
@@ -15,7 +17,6 @@ use hookrelay::proto::{
     delivery_service_client::DeliveryServiceClient, event::Payload,
     event_service_client::EventServiceClient,
 };
-use prost_types::Duration as PbDuration;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Code, Streaming};
@@ -40,10 +41,6 @@ fn events(channel: Channel) -> EventServiceClient<Channel> {
 
 fn deliveries(channel: Channel) -> DeliveryServiceClient<Channel> {
     DeliveryServiceClient::new(channel)
-}
-
-fn secs(seconds: i64) -> PbDuration {
-    PbDuration { seconds, nanos: 0 }
 }
 
 /// `max_attempts` attempts, 1 s apart.
