@@ -4,8 +4,9 @@ mod common;
 
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
 use hookrelay::proto::{
-    ApiKey, Capability, CreateApiKeyRequest, CreateEventTypeRequest, EventType,
-    GetEventTypeRequest, ListApiKeysRequest, ListEventTypesRequest, RevokeApiKeyRequest,
+    ApiKey, Capability, CreateApiKeyRequest, CreateEventTypeRequest, EventType, GetDeliveryRequest,
+    GetEventTypeRequest, ListApiKeysRequest, ListDeliveryAttemptsRequest, ListEventTypesRequest,
+    RetryDeliveryRequest, RevokeApiKeyRequest,
 };
 use tonic::{Code, Request};
 
@@ -621,7 +622,66 @@ async fn authentication_is_required_and_strict(backend: Backend) {
     assert_ne!(globex_keys[0].id, acme_keys[0].id);
 }
 
+/// Ids that no resource can have (hookrelay's are `<prefix>_<ULID>`) are
+/// NOT_FOUND, exactly like well-formed ids that do not exist: empty,
+/// another kind's, lowercase, unicode, long.
+async fn malformed_ids_are_not_found(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ulid = "01HX9V00000000000000000000";
+    let ugly = |prefix: &str| {
+        vec![
+            String::new(),
+            "nope".to_owned(),
+            format!("sub_{ulid}"),
+            format!("{prefix}_{}", ulid.to_lowercase()),
+            format!("{prefix}_01HX9V000000000000000000é"),
+            format!("{prefix}_{}", "0".repeat(300)),
+            format!("{prefix}_{ulid}"),
+        ]
+    };
+    for id in ugly("dlv") {
+        let deliveries = common::delivering::deliveries(app.channel());
+        assert_status(
+            deliveries
+                .clone()
+                .get_delivery(app.req(GetDeliveryRequest { id: id.clone() }))
+                .await,
+            Code::NotFound,
+            "not found",
+        );
+        assert_status(
+            deliveries
+                .clone()
+                .retry_delivery(app.req(RetryDeliveryRequest { id: id.clone() }))
+                .await,
+            Code::NotFound,
+            "not found",
+        );
+        assert_status(
+            deliveries
+                .clone()
+                .list_delivery_attempts(app.req(ListDeliveryAttemptsRequest {
+                    delivery_id: id.clone(),
+                    ..Default::default()
+                }))
+                .await,
+            Code::NotFound,
+            "not found",
+        );
+    }
+    for id in ugly("key") {
+        assert_status(
+            app.api_keys()
+                .revoke_api_key(app.req(RevokeApiKeyRequest { id }))
+                .await,
+            Code::NotFound,
+            "not found",
+        );
+    }
+}
+
 on_both_databases!(
+    malformed_ids_are_not_found,
     created_key_works_and_its_token_is_never_listed,
     invalid_key_requests_are_rejected,
     keys_cannot_escalate,
