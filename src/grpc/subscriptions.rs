@@ -4,20 +4,19 @@ use super::AppState;
 use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
 use crate::dispatch::send_test_event;
 use crate::domain::{
-    Backoff, CustomHeaders, Description, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
-    ResourceName, RetryPolicy, Scope, SignatureProfile, TargetPolicy, WebhookSecret, new_id,
+    Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
+    HexAlgorithm, IdKind, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy,
+    RotationOverlap, Scope, SignatureProfile, TargetPolicy, WebhookSecret, new_id,
+    parse_pattern_list,
 };
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
 use crate::service::subscriptions::{
-    self, DEFAULT_TIMEOUT, MAX_EVENT_TYPE_PATTERNS, MAX_RATE_LIMIT, MAX_TIMEOUT, MIN_TIMEOUT,
-    Subscription, SubscriptionFilter, SubscriptionPatch, SubscriptionSpec,
+    self, Subscription, SubscriptionFilter, SubscriptionPatch, SubscriptionSpec,
 };
 use crate::service::{ServiceError, Violations};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
-
-const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub struct SubscriptionApi {
     state: AppState,
@@ -130,13 +129,7 @@ impl SubscriptionService for SubscriptionApi {
         let secret = optional_secret("secret", &request.secret)?;
         let overlap = match &request.overlap {
             None => self.state.rotation_overlap,
-            Some(overlap) => duration_from_pb(overlap)
-                .and_then(|d| {
-                    (d <= MAX_ROTATION_OVERLAP)
-                        .then_some(d)
-                        .ok_or_else(|| "must be at most 7 days".to_owned())
-                })
-                .map_err(|e| ServiceError::invalid("overlap", e))?,
+            Some(input) => overlap(input).map_err(|e| ServiceError::invalid("overlap", e))?,
         };
         let state = &self.state;
         let (secret, previous_expiry) = subscriptions::rotate_secret(
@@ -340,30 +333,22 @@ fn patch_from_pb(
 }
 
 fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePattern>> {
-    if raw.is_empty() {
-        v.add(
-            "subscription.event_types",
-            "must list at least one event type: an exact name, \"prefix.*\" or \"*\"",
-        );
-        return None;
-    }
-    if raw.len() > MAX_EVENT_TYPE_PATTERNS {
-        v.add(
-            "subscription.event_types",
-            format!("at most {MAX_EVENT_TYPE_PATTERNS} patterns"),
-        );
-        return None;
-    }
-    let mut patterns = Vec::with_capacity(raw.len());
-    for (index, text) in raw.iter().enumerate() {
-        let field = format!("subscription.event_types[{index}]");
-        if raw[..index].contains(text) {
-            v.add(field, format!("{text:?} is listed twice"));
-        } else if let Some(pattern) = v.check(&field, EventTypePattern::parse(text)) {
-            patterns.push(pattern);
+    match parse_pattern_list(raw) {
+        Ok(patterns) => Some(patterns),
+        Err(PatternListError::Entries(entries)) => {
+            for entry in entries {
+                v.add(
+                    format!("subscription.event_types[{}]", entry.index),
+                    entry.reason,
+                );
+            }
+            None
+        }
+        Err(list) => {
+            v.add("subscription.event_types", list);
+            None
         }
     }
-    (patterns.len() == raw.len()).then_some(patterns)
 }
 
 fn headers(raw: &BTreeMap<String, String>, v: &mut Violations) -> Option<CustomHeaders> {
@@ -437,26 +422,19 @@ fn signature(input: Option<&pb::SignatureProfile>) -> Result<Option<SignaturePro
 
 fn timeout(input: Option<&prost_types::Duration>) -> Result<Duration, String> {
     let Some(input) = input else {
-        return Ok(DEFAULT_TIMEOUT);
+        return Ok(DeliveryTimeout::DEFAULT.get());
     };
-    let timeout = duration_from_pb(input)?;
-    if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
-        return Err(format!(
-            "must be between {}s and {}s",
-            MIN_TIMEOUT.as_secs(),
-            MAX_TIMEOUT.as_secs()
-        ));
-    }
-    Ok(timeout)
+    let timeout = DeliveryTimeout::parse(duration_from_pb(input)?).map_err(|e| e.to_string())?;
+    Ok(timeout.get())
 }
 
-fn rate_limit(per_second: u32) -> Result<u32, String> {
-    if per_second > MAX_RATE_LIMIT {
-        return Err(format!(
-            "must be at most {MAX_RATE_LIMIT} deliveries per second (0 = unlimited)"
-        ));
-    }
-    Ok(per_second)
+fn rate_limit(per_second: u32) -> Result<u32, RateLimitError> {
+    RateLimit::parse(per_second).map(RateLimit::per_second)
+}
+
+fn overlap(input: &prost_types::Duration) -> Result<Duration, String> {
+    let overlap = RotationOverlap::parse(duration_from_pb(input)?).map_err(|e| e.to_string())?;
+    Ok(overlap.get())
 }
 
 fn backoff_to_pb(backoff: Backoff) -> pb::Backoff {

@@ -4,8 +4,9 @@
 
 use super::{Caller, FieldViolation, ServiceError, event_types};
 use crate::domain::{
-    Backoff, Capability, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
-    ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret, new_id,
+    Backoff, Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern,
+    HexAlgorithm, IdKind, RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher,
+    SignatureProfile, WebhookSecret, new_id,
 };
 use crate::store::codec::{StoredRetryPolicy, StoredSignature};
 use crate::store::is_unique_violation;
@@ -17,14 +18,16 @@ use sea_orm::{
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
-pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
-pub const MAX_RATE_LIMIT: u32 = 10_000;
+// The field limits are checked by the domain types that own them; these
+// names stay for callers that knew them here.
+pub use crate::domain::MAX_EVENT_TYPE_PATTERNS;
+pub const DEFAULT_TIMEOUT: Duration = DeliveryTimeout::DEFAULT.get();
+pub const MIN_TIMEOUT: Duration = DeliveryTimeout::MIN;
+pub const MAX_TIMEOUT: Duration = DeliveryTimeout::MAX;
+pub const MAX_RATE_LIMIT: u32 = RateLimit::MAX;
 /// Events hookrelay publishes itself; subscribable by exact name without
 /// being in the tenant's catalog.
 pub const OPERATIONAL_EVENT_TYPES: &[&str] = &[super::events::SUBSCRIPTION_DISABLED];
-pub const MAX_EVENT_TYPE_PATTERNS: usize = 100;
 
 /// Everything a subscription is, validated field by field.
 #[derive(Clone, Debug)]
