@@ -52,3 +52,5 @@ pub use event_type_patterns::{
     MAX_EVENT_TYPE_PATTERNS, PatternEntryError, PatternEntryReason, PatternListError,
     parse_pattern_list,
 };
+pub mod subscription_spec;
+pub use subscription_spec::SubscriptionSpec;
