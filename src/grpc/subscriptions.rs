@@ -2,18 +2,16 @@
 
 use super::AppState;
 use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
-use crate::dispatch::send_test_event;
 use crate::domain::{
     Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
-    HexAlgorithm, IdKind, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy,
-    RotationOverlap, Scope, SignatureProfile, TargetPolicy, WebhookSecret, new_id,
-    parse_pattern_list,
+    HexAlgorithm, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy,
+    RotationOverlap, Scope, SignatureProfile, TargetPolicy, WebhookSecret, parse_pattern_list,
 };
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
 use crate::service::subscriptions::{
     self, Subscription, SubscriptionFilter, SubscriptionPatch, SubscriptionSpec,
 };
-use crate::service::{ServiceError, Violations};
+use crate::service::{ServiceError, Violations, test_event};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
@@ -155,26 +153,29 @@ impl SubscriptionService for SubscriptionApi {
         let request = request.into_inner();
         let data = request
             .data
-            .map(|data| convert::struct_to_json(data).to_string())
-            .unwrap_or_else(|| r#"{"message":"hookrelay test event"}"#.to_owned());
+            .map(|data| convert::struct_to_json(data).to_string());
         let state = &self.state;
-        let (subscription, secrets) =
-            subscriptions::test_target(&state.db, &state.cipher, &caller, &request.id).await?;
-        let started = chrono::Utc::now().timestamp_micros();
-        let attempt =
-            send_test_event(&state.webhook_client, &subscription.spec, &secrets, &data).await;
+        let attempt = test_event::send_test_event(
+            &state.db,
+            &state.cipher,
+            state.test_sender.as_ref(),
+            &caller,
+            &request.id,
+            data,
+        )
+        .await?;
         let outcome = attempt.outcome;
         Ok(Response::new(pb::SendTestEventResponse {
             attempt: Some(pb::DeliveryAttempt {
-                id: new_id(IdKind::Attempt),
+                id: attempt.id,
                 delivery_id: String::new(),
                 attempt_number: 1,
-                request_headers: attempt.request_headers,
+                request_headers: outcome.request_headers,
                 response_status_code: outcome.status.map(u32::from).unwrap_or_default(),
                 response_body: outcome.body,
                 error: outcome.error.unwrap_or_default(),
                 duration: Some(duration_to_pb(outcome.duration)),
-                create_time: Some(timestamp(started)),
+                create_time: Some(timestamp(attempt.create_time)),
             }),
         }))
     }

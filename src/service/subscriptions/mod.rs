@@ -202,19 +202,6 @@ pub async fn delete<C: Connection>(db: &C, caller: &Caller, id: &str) -> Result<
     Ok(())
 }
 
-/// What SendTestEvent needs: the subscription and the secrets that sign now.
-pub async fn test_target<C: Connection>(
-    db: &C,
-    cipher: &SecretCipher,
-    caller: &Caller,
-    id: &str,
-) -> Result<(Subscription, Vec<WebhookSecret>), ServiceError> {
-    caller.require(Capability::Manage)?;
-    let model = find_visible(db, caller, id).await?;
-    let secrets = signing_secrets(cipher, &model, crate::store::now_micros())?;
-    Ok((to_subscription(model)?, secrets))
-}
-
 /// Rows of another tenant, or outside a scoped key's scope, do not exist as
 /// far as the caller can tell.
 pub(crate) async fn find_visible<C: Connection>(
