@@ -3,7 +3,9 @@
 //! `CancellationToken` says stop.
 
 use crate::config::{Settings, SqliteSynchronous};
-use crate::dispatch::{DispatchSettings, Dispatcher, WebhookClient, listen_for_wake_ups};
+use crate::dispatch::{
+    DispatchSettings, Dispatcher, WebhookClient, WebhookTestSender, listen_for_wake_ups,
+};
 use crate::domain::TargetPolicy;
 use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
 use crate::metrics::{GrpcMetricsLayer, MetricsError, MetricsServer};
@@ -124,7 +126,7 @@ impl Application {
             rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
             max_payload_bytes: settings.quotas.max_payload_bytes,
             dispatch_wake,
-            webhook_client,
+            test_sender: Arc::new(WebhookTestSender::new(webhook_client)),
             changes,
             shutdown: CancellationToken::new(),
         };

@@ -24,7 +24,7 @@ pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
 use targets::Target;
-pub use test_event::{TestAttempt, send_test_event};
+pub use test_event::WebhookTestSender;
 
 use crate::domain::SecretCipher;
 use crate::service::changes::ChangeFeed;

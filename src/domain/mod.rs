@@ -42,3 +42,15 @@ pub use routing::{OPERATIONAL_PREFIX, Route};
 pub use secret::{WebhookSecret, WebhookSecretError};
 pub use signature_profile::{SignatureProfile, SignatureProfileError};
 pub use signing::{HexAlgorithm, hex_signature, standard_signature};
+pub mod delivery_limits;
+pub use delivery_limits::{
+    DeliveryTimeout, DeliveryTimeoutError, RateLimit, RateLimitError, RotationOverlap,
+    RotationOverlapError,
+};
+pub mod event_type_patterns;
+pub use event_type_patterns::{
+    MAX_EVENT_TYPE_PATTERNS, PatternEntryError, PatternEntryReason, PatternListError,
+    parse_pattern_list,
+};
+pub mod subscription_spec;
+pub use subscription_spec::SubscriptionSpec;

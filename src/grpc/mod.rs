@@ -17,11 +17,11 @@ pub use event_types::EventTypeApi;
 pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;
 
-use crate::dispatch::WebhookClient;
 use crate::domain::{SecretCipher, TargetPolicy};
 use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
+use crate::service::test_event::TestSender;
 use crate::service::{Caller, Db, ServiceError, subscriptions::Quotas, tenants};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +46,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// Wakes the dispatcher as soon as a publish commits.
     pub dispatch_wake: Arc<Notify>,
-    /// The shared webhook client, for SendTestEvent's synchronous attempt.
-    pub webhook_client: WebhookClient,
+    /// Sends SendTestEvent's synchronous attempt (the dispatcher's client).
+    pub test_sender: Arc<dyn TestSender>,
     /// Live changes for the Watch* streams.
     pub changes: ChangeFeed,
     /// Cancelled when the server begins shutting down, ending every stream.

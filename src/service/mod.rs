@@ -16,6 +16,7 @@ pub mod handoff;
 pub mod publisher;
 pub mod subscriptions;
 pub mod tenants;
+pub mod test_event;
 
 /// The database handle use cases take; the gRPC layer holds one without
 /// knowing what is behind it.

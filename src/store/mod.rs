@@ -20,6 +20,7 @@ pub mod gauges;
 pub mod publish;
 pub mod queue;
 pub mod subscription;
+pub mod subscriptions;
 pub mod targets;
 pub mod tenant;
 pub mod tenants;

@@ -1,212 +1,21 @@
-//! SubscriptionService: endpoints, the events they want, and how to reach them.
+//! The Subscription message and the domain values it carries: a request's
+//! fields parsed one by one (every violation collected), and a subscription
+//! converted back. The limits themselves live in the domain types.
 
-use super::AppState;
-use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
-use crate::dispatch::send_test_event;
 use crate::domain::{
-    Backoff, CustomHeaders, Description, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind,
-    ResourceName, RetryPolicy, Scope, SignatureProfile, TargetPolicy, WebhookSecret, new_id,
+    Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
+    HexAlgorithm, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy, Scope,
+    SignatureProfile, TargetPolicy, parse_pattern_list,
 };
-use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
-use crate::service::subscriptions::{
-    self, DEFAULT_TIMEOUT, MAX_EVENT_TYPE_PATTERNS, MAX_RATE_LIMIT, MAX_TIMEOUT, MIN_TIMEOUT,
-    Subscription, SubscriptionFilter, SubscriptionPatch, SubscriptionSpec,
-};
+use crate::grpc::convert::{self, duration_from_pb, duration_to_pb, timestamp};
+use crate::proto as pb;
+use crate::service::subscriptions::{Subscription, SubscriptionPatch, SubscriptionSpec};
 use crate::service::{ServiceError, Violations};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tonic::{Request, Response, Status};
-
-const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
-
-pub struct SubscriptionApi {
-    state: AppState,
-}
-
-impl SubscriptionApi {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
-    }
-}
-
-#[tonic::async_trait]
-impl SubscriptionService for SubscriptionApi {
-    async fn create_subscription(
-        &self,
-        request: Request<pb::CreateSubscriptionRequest>,
-    ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let request = request.into_inner();
-        let input = request
-            .subscription
-            .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
-        let spec = spec_from_pb(input, &self.state.targets)?;
-        let secret = optional_secret("secret", &request.secret)?;
-        let state = &self.state;
-        let (created, secret) = subscriptions::create(
-            &state.db,
-            &state.cipher,
-            state.quotas,
-            &caller,
-            spec,
-            secret,
-        )
-        .await?;
-        Ok(Response::new(pb::CreateSubscriptionResponse {
-            subscription: Some(to_pb(created)),
-            secret: secret.expose().to_owned(),
-        }))
-    }
-
-    async fn get_subscription(
-        &self,
-        request: Request<pb::GetSubscriptionRequest>,
-    ) -> Result<Response<pb::GetSubscriptionResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let found = subscriptions::get(&self.state.db, &caller, &request.get_ref().id).await?;
-        Ok(Response::new(pb::GetSubscriptionResponse {
-            subscription: Some(to_pb(found)),
-        }))
-    }
-
-    async fn list_subscriptions(
-        &self,
-        request: Request<pb::ListSubscriptionsRequest>,
-    ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let request = request.into_inner();
-        let page = Page::parse(request.page_size, &request.page_token)?;
-        let filter = SubscriptionFilter {
-            scope: optional_scope("scope", &request.scope)?,
-            enabled: request.enabled,
-        };
-        let mut found = subscriptions::list(
-            &self.state.db,
-            &caller,
-            filter,
-            page.after.as_deref(),
-            page.fetch_limit(),
-        )
-        .await?;
-        let next_page_token = page.finish(&mut found, |s| s.id.as_str());
-        Ok(Response::new(pb::ListSubscriptionsResponse {
-            subscriptions: found.into_iter().map(to_pb).collect(),
-            next_page_token,
-        }))
-    }
-
-    async fn update_subscription(
-        &self,
-        request: Request<pb::UpdateSubscriptionRequest>,
-    ) -> Result<Response<pb::UpdateSubscriptionResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let request = request.into_inner();
-        let paths = mask_paths(request.update_mask)?;
-        let input = request
-            .subscription
-            .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
-        let patch = patch_from_pb(&paths, &input, &self.state.targets)?;
-        let updated = subscriptions::update(&self.state.db, &caller, &input.id, patch).await?;
-        Ok(Response::new(pb::UpdateSubscriptionResponse {
-            subscription: Some(to_pb(updated)),
-        }))
-    }
-
-    async fn delete_subscription(
-        &self,
-        request: Request<pb::DeleteSubscriptionRequest>,
-    ) -> Result<Response<pb::DeleteSubscriptionResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        subscriptions::delete(&self.state.db, &caller, &request.get_ref().id).await?;
-        Ok(Response::new(pb::DeleteSubscriptionResponse {}))
-    }
-
-    async fn rotate_subscription_secret(
-        &self,
-        request: Request<pb::RotateSubscriptionSecretRequest>,
-    ) -> Result<Response<pb::RotateSubscriptionSecretResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let request = request.into_inner();
-        let secret = optional_secret("secret", &request.secret)?;
-        let overlap = match &request.overlap {
-            None => self.state.rotation_overlap,
-            Some(overlap) => duration_from_pb(overlap)
-                .and_then(|d| {
-                    (d <= MAX_ROTATION_OVERLAP)
-                        .then_some(d)
-                        .ok_or_else(|| "must be at most 7 days".to_owned())
-                })
-                .map_err(|e| ServiceError::invalid("overlap", e))?,
-        };
-        let state = &self.state;
-        let (secret, previous_expiry) = subscriptions::rotate_secret(
-            &state.db,
-            &state.cipher,
-            &caller,
-            &request.id,
-            secret,
-            overlap,
-        )
-        .await?;
-        Ok(Response::new(pb::RotateSubscriptionSecretResponse {
-            secret: secret.expose().to_owned(),
-            previous_secret_expire_time: previous_expiry.map(timestamp),
-        }))
-    }
-
-    async fn send_test_event(
-        &self,
-        request: Request<pb::SendTestEventRequest>,
-    ) -> Result<Response<pb::SendTestEventResponse>, Status> {
-        let caller = self.state.authenticate(&request).await?;
-        let request = request.into_inner();
-        let data = request
-            .data
-            .map(|data| convert::struct_to_json(data).to_string())
-            .unwrap_or_else(|| r#"{"message":"hookrelay test event"}"#.to_owned());
-        let state = &self.state;
-        let (subscription, secrets) =
-            subscriptions::test_target(&state.db, &state.cipher, &caller, &request.id).await?;
-        let started = chrono::Utc::now().timestamp_micros();
-        let attempt =
-            send_test_event(&state.webhook_client, &subscription.spec, &secrets, &data).await;
-        let outcome = attempt.outcome;
-        Ok(Response::new(pb::SendTestEventResponse {
-            attempt: Some(pb::DeliveryAttempt {
-                id: new_id(IdKind::Attempt),
-                delivery_id: String::new(),
-                attempt_number: 1,
-                request_headers: attempt.request_headers,
-                response_status_code: outcome.status.map(u32::from).unwrap_or_default(),
-                response_body: outcome.body,
-                error: outcome.error.unwrap_or_default(),
-                duration: Some(duration_to_pb(outcome.duration)),
-                create_time: Some(timestamp(started)),
-            }),
-        }))
-    }
-}
-
-fn optional_secret(field: &str, text: &str) -> Result<Option<WebhookSecret>, ServiceError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    WebhookSecret::parse(text)
-        .map(Some)
-        .map_err(|e| ServiceError::invalid(field, e))
-}
-
-fn optional_scope(field: &str, text: &str) -> Result<Option<Scope>, ServiceError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    Scope::parse(text)
-        .map(Some)
-        .map_err(|e| ServiceError::invalid(field, e))
-}
 
 /// A complete subscription from CreateSubscription: unset fields take defaults.
-fn spec_from_pb(
+pub(super) fn spec_from_pb(
     input: pb::Subscription,
     targets: &TargetPolicy,
 ) -> Result<SubscriptionSpec, ServiceError> {
@@ -290,7 +99,7 @@ fn spec_from_pb(
 }
 
 /// The fields named by an update mask, each validated like on create.
-fn patch_from_pb(
+pub(super) fn patch_from_pb(
     paths: &[String],
     input: &pb::Subscription,
     targets: &TargetPolicy,
@@ -340,30 +149,22 @@ fn patch_from_pb(
 }
 
 fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePattern>> {
-    if raw.is_empty() {
-        v.add(
-            "subscription.event_types",
-            "must list at least one event type: an exact name, \"prefix.*\" or \"*\"",
-        );
-        return None;
-    }
-    if raw.len() > MAX_EVENT_TYPE_PATTERNS {
-        v.add(
-            "subscription.event_types",
-            format!("at most {MAX_EVENT_TYPE_PATTERNS} patterns"),
-        );
-        return None;
-    }
-    let mut patterns = Vec::with_capacity(raw.len());
-    for (index, text) in raw.iter().enumerate() {
-        let field = format!("subscription.event_types[{index}]");
-        if raw[..index].contains(text) {
-            v.add(field, format!("{text:?} is listed twice"));
-        } else if let Some(pattern) = v.check(&field, EventTypePattern::parse(text)) {
-            patterns.push(pattern);
+    match parse_pattern_list(raw) {
+        Ok(patterns) => Some(patterns),
+        Err(PatternListError::Entries(entries)) => {
+            for entry in entries {
+                v.add(
+                    format!("subscription.event_types[{}]", entry.index),
+                    entry.reason,
+                );
+            }
+            None
+        }
+        Err(list) => {
+            v.add("subscription.event_types", list);
+            None
         }
     }
-    (patterns.len() == raw.len()).then_some(patterns)
 }
 
 fn headers(raw: &BTreeMap<String, String>, v: &mut Violations) -> Option<CustomHeaders> {
@@ -437,26 +238,14 @@ fn signature(input: Option<&pb::SignatureProfile>) -> Result<Option<SignaturePro
 
 fn timeout(input: Option<&prost_types::Duration>) -> Result<Duration, String> {
     let Some(input) = input else {
-        return Ok(DEFAULT_TIMEOUT);
+        return Ok(DeliveryTimeout::DEFAULT.get());
     };
-    let timeout = duration_from_pb(input)?;
-    if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
-        return Err(format!(
-            "must be between {}s and {}s",
-            MIN_TIMEOUT.as_secs(),
-            MAX_TIMEOUT.as_secs()
-        ));
-    }
-    Ok(timeout)
+    let timeout = DeliveryTimeout::parse(duration_from_pb(input)?).map_err(|e| e.to_string())?;
+    Ok(timeout.get())
 }
 
-fn rate_limit(per_second: u32) -> Result<u32, String> {
-    if per_second > MAX_RATE_LIMIT {
-        return Err(format!(
-            "must be at most {MAX_RATE_LIMIT} deliveries per second (0 = unlimited)"
-        ));
-    }
-    Ok(per_second)
+fn rate_limit(per_second: u32) -> Result<u32, RateLimitError> {
+    RateLimit::parse(per_second).map(RateLimit::per_second)
 }
 
 fn backoff_to_pb(backoff: Backoff) -> pb::Backoff {
@@ -467,7 +256,7 @@ fn backoff_to_pb(backoff: Backoff) -> pb::Backoff {
     }
 }
 
-fn to_pb(subscription: Subscription) -> pb::Subscription {
+pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
     let spec = subscription.spec;
     let policy = &spec.retry_policy;
     pb::Subscription {
