@@ -1,12 +1,13 @@
-//! ApiKeyService and bearer-token authentication, on both databases.
+//! ApiKeyService and bearer-token authentication, and how ids that cannot
+//! exist are refused, on both databases.
 
 mod common;
 
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
 use hookrelay::proto::{
     ApiKey, Capability, CreateApiKeyRequest, CreateEventTypeRequest, EventType, GetDeliveryRequest,
-    GetEventTypeRequest, ListApiKeysRequest, ListDeliveryAttemptsRequest, ListEventTypesRequest,
-    RetryDeliveryRequest, RevokeApiKeyRequest,
+    GetEventTypeRequest, GetSubscriptionRequest, ListApiKeysRequest, ListDeliveryAttemptsRequest,
+    ListEventTypesRequest, RetryDeliveryRequest, RevokeApiKeyRequest,
 };
 use tonic::{Code, Request};
 
@@ -664,6 +665,15 @@ async fn malformed_ids_are_not_found(backend: Backend) {
                     delivery_id: id.clone(),
                     ..Default::default()
                 }))
+                .await,
+            Code::NotFound,
+            "not found",
+        );
+    }
+    for id in ugly("sub") {
+        assert_status(
+            app.subscriptions()
+                .get_subscription(app.req(GetSubscriptionRequest { id }))
                 .await,
             Code::NotFound,
             "not found",

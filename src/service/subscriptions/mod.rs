@@ -8,9 +8,9 @@ mod secrets;
 
 pub use secrets::{rotate_secret, signing_secrets};
 
-use super::{Caller, ServiceError};
+use super::{Caller, ServiceError, require_id_shape};
 use crate::domain::{
-    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, RateLimit,
+    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind, RateLimit,
     ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
@@ -209,6 +209,7 @@ pub(crate) async fn find_visible<C: Connection>(
     caller: &Caller,
     id: &str,
 ) -> Result<subscription::Model, ServiceError> {
+    require_id_shape(IdKind::Subscription, "subscription", id)?;
     rows::find(db, &caller.tenant_id, id)
         .await?
         .filter(|model| caller.can_see(model.scope.as_deref()))
