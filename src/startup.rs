@@ -123,7 +123,7 @@ impl Application {
                 per_scope: settings.quotas.subscriptions_per_scope,
                 per_tenant: settings.quotas.subscriptions_per_tenant,
             },
-            rotation_overlap: Duration::from_secs(settings.secret_rotation_overlap_secs),
+            rotation_overlap: settings.rotation_overlap(),
             max_payload_bytes: settings.quotas.max_payload_bytes,
             dispatch_wake,
             test_sender: Arc::new(WebhookTestSender::new(webhook_client)),
@@ -133,8 +133,8 @@ impl Application {
         Ok(Self {
             listener,
             state,
-            health_interval: Duration::from_millis(settings.health_check_interval_ms),
-            shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
+            health_interval: settings.health_check_interval(),
+            shutdown_grace: settings.shutdown_grace(),
             dispatcher,
             postgres_url: (!settings.is_sqlite()).then(|| settings.database_url.clone()),
             metrics,
@@ -242,10 +242,10 @@ fn dispatch_settings(settings: &Settings) -> DispatchSettings {
         batch_size: dispatch.batch_size,
         max_in_flight: dispatch.max_in_flight,
         max_in_flight_per_subscription: dispatch.max_in_flight_per_subscription,
-        lease: Duration::from_millis(dispatch.lease_ms),
-        poll_interval: Duration::from_millis(dispatch.poll_interval_ms),
-        disable_after: Duration::from_secs(dispatch.disable_after_secs),
-        shutdown_grace: Duration::from_millis(settings.shutdown_grace_ms),
+        lease: dispatch.lease(),
+        poll_interval: dispatch.poll_interval(),
+        disable_after: dispatch.disable_after(),
+        shutdown_grace: settings.shutdown_grace(),
     }
 }
 

@@ -8,12 +8,14 @@ mod tests;
 
 pub use print::{REDACTED, redact_database_url};
 
+use crate::domain::RotationOverlap;
 use crate::secret_key::{KeySource, decode_key};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The default embedded database: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hookrelay.db";
@@ -264,7 +266,7 @@ impl Settings {
                 "must be between 1024 and 16777216 (16 MiB)",
             ));
         }
-        if self.secret_rotation_overlap_secs > 7 * 24 * 3600 {
+        if Duration::from_secs(self.secret_rotation_overlap_secs) > RotationOverlap::MAX {
             return Err(invalid(
                 "secret_rotation_overlap_secs",
                 "must be at most 604800 (7 days)",
@@ -321,5 +323,37 @@ impl Settings {
             key_file: self.secret_key_file.as_deref(),
             database_url: &self.database_url,
         }
+    }
+
+    /// How long a rotated-out secret keeps signing.
+    pub fn rotation_overlap(&self) -> Duration {
+        Duration::from_secs(self.secret_rotation_overlap_secs)
+    }
+
+    /// How often health re-checks the database.
+    pub fn health_check_interval(&self) -> Duration {
+        Duration::from_millis(self.health_check_interval_ms)
+    }
+
+    /// How long shutdown waits for requests in flight.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+impl Dispatch {
+    /// How long a claim is held before another replica may take it.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// The fallback poll when no wake-up arrives.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    /// A subscription failing without a success this long is disabled.
+    pub fn disable_after(&self) -> Duration {
+        Duration::from_secs(self.disable_after_secs)
     }
 }
