@@ -8,21 +8,20 @@
 mod common;
 
 use base64::Engine;
+use common::builders::secs;
+use common::delivering::{self, EVENT_TYPE, event};
 use common::receiver::{Received, Reply, TestReceiver};
-use common::{Backend, TestApp, spawn_app_with, spawn_replica, wait_until};
+use common::{Backend, TestApp, register_event_type, spawn_app_with, spawn_replica, wait_until};
 use hookrelay::domain::SecretCipher;
 use hookrelay::proto::{
     Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest, Event,
-    EventType, PublishEventRequest, RetryPolicy, Subscription, event::Payload,
+    EventType, PublishEventRequest, RetryPolicy, Subscription,
     event_service_client::EventServiceClient,
 };
 use hookrelay::store::delivery;
-use prost_types::Duration as PbDuration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-const EVENT_TYPE: &str = "invoice.paid";
 
 const PENDING: i16 = delivery::Status::Pending as i16;
 const IN_FLIGHT: i16 = delivery::Status::InFlight as i16;
@@ -39,49 +38,26 @@ on_both_databases!(
 // Helpers
 // ---------------------------------------------------------------------------
 
-fn event(data: serde_json::Value) -> Event {
-    Event {
-        r#type: EVENT_TYPE.to_owned(),
-        payload: Some(Payload::DataJson(data.to_string())),
-        ..Default::default()
-    }
-}
-
-/// Registers the event type and subscribes `url` to it.
+/// Registers the event type and subscribes `url` to it: retries a second
+/// apart, so a released delivery is soon due again.
 async fn subscribe(app: &TestApp, url: String) {
-    app.event_types()
-        .create_event_type(app.req(CreateEventTypeRequest {
-            event_type: Some(EventType {
-                name: EVENT_TYPE.to_owned(),
-                ..Default::default()
+    register_event_type(app.channel(), &app.tenant.token, EVENT_TYPE).await;
+    delivering::subscribe(
+        app,
+        Subscription {
+            name: "bounded".to_owned(),
+            url,
+            event_types: vec![EVENT_TYPE.to_owned()],
+            retry_policy: Some(RetryPolicy {
+                max_attempts: 3,
+                initial_delay: Some(secs(1)),
+                max_delay: Some(secs(60)),
+                backoff: Backoff::Fixed as i32,
             }),
-        }))
-        .await
-        .expect("create the event type");
-    app.subscriptions()
-        .create_subscription(app.req(CreateSubscriptionRequest {
-            subscription: Some(Subscription {
-                name: "bounded".to_owned(),
-                url,
-                event_types: vec![EVENT_TYPE.to_owned()],
-                retry_policy: Some(RetryPolicy {
-                    max_attempts: 3,
-                    initial_delay: Some(PbDuration {
-                        seconds: 1,
-                        nanos: 0,
-                    }),
-                    max_delay: Some(PbDuration {
-                        seconds: 60,
-                        nanos: 0,
-                    }),
-                    backoff: Backoff::Fixed as i32,
-                }),
-                ..Default::default()
-            }),
-            secret: String::new(),
-        }))
-        .await
-        .expect("create the subscription");
+            ..Default::default()
+        },
+    )
+    .await;
 }
 
 async fn delivery_rows(app: &TestApp) -> Vec<delivery::Model> {
