@@ -65,8 +65,9 @@ impl Dispatcher {
             self.wake.notify_one();
         }
         for change in changes {
-            self.changes
-                .send(Change::DeliveryUpdated { delivery: change });
+            self.changes.send(Change::DeliveryUpdated {
+                delivery: change.into(),
+            });
         }
         to_disable.extend(self.failing_too_long(failing, &targets));
         for subscription in to_disable {

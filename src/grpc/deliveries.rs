@@ -48,7 +48,7 @@ impl DeliveryService for DeliveryApi {
                         .is_none_or(|id| *id == delivery.subscription_id)
                     && event_id.as_ref().is_none_or(|id| *id == delivery.event_id);
                 wanted.then(|| pb::WatchDeliveriesResponse {
-                    delivery: Some(delivery_to_pb(Delivery::from(delivery.clone()))),
+                    delivery: Some(delivery_to_pb(delivery.clone())),
                 })
             },
         );

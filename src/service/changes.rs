@@ -3,8 +3,8 @@
 //! a watcher: a watcher that falls behind skips ahead (and is told how much
 //! it missed in the log) rather than slowing the dispatcher.
 
+use super::deliveries::Delivery;
 use super::events::Event;
-use crate::store::delivery;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -14,7 +14,7 @@ const FEED_CAPACITY: usize = 4096;
 #[derive(Clone, Debug)]
 pub enum Change {
     EventPublished { tenant_id: String, event: Event },
-    DeliveryUpdated { delivery: delivery::Model },
+    DeliveryUpdated { delivery: Delivery },
 }
 
 #[derive(Clone)]
