@@ -6,7 +6,7 @@
 use super::ServiceError;
 use super::changes::{Change, ChangeFeed};
 use super::events::{SUBSCRIPTION_DISABLED, publish_operational};
-use crate::store::{self, Connection, Transactional};
+use crate::store::{self, Connection, TransactionSession, Transactional};
 
 /// The subscription being disabled, as its announcement names it.
 #[derive(Clone, Copy, Debug)]
@@ -65,14 +65,17 @@ pub async fn disable_and_announce<C: Connection + Transactional>(
     Ok(queued)
 }
 
-/// Disables a subscription with a reason and cancels what it still owes.
-async fn disable<C: Connection>(
+/// Disables a subscription with a reason and cancels what it still owes,
+/// in one transaction: a disabled subscription never keeps pending work.
+async fn disable<C: Connection + Transactional>(
     db: &C,
     subscription_id: &str,
     reason: &str,
     now: i64,
 ) -> Result<(), ServiceError> {
-    store::targets::disable(db, subscription_id, reason, now).await?;
-    store::deliveries::cancel_pending(db, subscription_id, now).await?;
+    let txn = db.begin().await?;
+    store::targets::disable(&txn, subscription_id, reason, now).await?;
+    store::deliveries::cancel_pending(&txn, subscription_id, now).await?;
+    txn.commit().await?;
     Ok(())
 }
