@@ -17,9 +17,8 @@ use common::tools;
 use common::{Backend, TestApp, authed, register_event_type, spawn_app, wait_until};
 use hookrelay::proto::{
     Backoff, CreateSubscriptionRequest, Delivery, DeliveryStatus, Event, ListDeliveriesRequest,
-    ListDeliveryAttemptsRequest, PublishEventRequest, RetryPolicy, Subscription,
-    delivery_service_client::DeliveryServiceClient, event::Payload,
-    event_service_client::EventServiceClient,
+    PublishEventRequest, RetryPolicy, Subscription, delivery_service_client::DeliveryServiceClient,
+    event::Payload, event_service_client::EventServiceClient,
 };
 use prost_types::Duration as PbDuration;
 use std::collections::BTreeSet;
@@ -393,16 +392,8 @@ async fn wait_for_deliveries(
 }
 
 async fn attempt_statuses(app: &TestApp, delivery_id: &str) -> Vec<u32> {
-    DeliveryServiceClient::new(app.channel())
-        .list_delivery_attempts(app.req(ListDeliveryAttemptsRequest {
-            delivery_id: delivery_id.to_owned(),
-            page_size: 100,
-            ..Default::default()
-        }))
+    common::delivering::attempts_of(app, delivery_id)
         .await
-        .expect("list attempts")
-        .into_inner()
-        .attempts
         .iter()
         .map(|a| a.response_status_code)
         .collect()
