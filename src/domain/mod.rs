@@ -15,6 +15,7 @@ pub mod ids;
 pub mod names;
 pub mod next_step;
 pub mod pagination;
+pub mod profile;
 pub mod retry;
 pub mod routing;
 pub mod secret;
@@ -37,6 +38,7 @@ pub use next_step::{Answer, AttemptRecord, NextStep, decide, latest_by_subscript
 pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };
+pub use profile::{DeliveryProfile, OutgoingEvent, ProfileSpec, ProfileViolation};
 pub use retry::{Backoff, RetryPolicy, RetryPolicyError};
 pub use routing::{OPERATIONAL_PREFIX, Route};
 pub use secret::{WebhookSecret, WebhookSecretError};

@@ -8,16 +8,19 @@ use rand::RngCore as _;
 
 const PREFIX: &str = "whsec_";
 const MIN_LEN: usize = 24;
+/// Recipes keyed on the raw string (GitHub style) accept shorter secrets,
+/// because receivers already hold such secrets and cannot change them.
+pub const MIN_RAW_LEN: usize = 16;
 const MAX_LEN: usize = 512;
 const MIN_KEY_BYTES: usize = 24;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookSecretError {
     #[error(
-        "secret is {len} bytes long; it must be at least 24 (use a long random value, or \
+        "secret is {len} bytes long; it must be at least {min} (use a long random value, or \
          leave it empty to have one generated)"
     )]
-    TooShort { len: usize },
+    TooShort { len: usize, min: usize },
     #[error("secret is {len} bytes long; the maximum is 512")]
     TooLong { len: usize },
     // The offending character is deliberately not echoed: it is part of a secret.
@@ -50,17 +53,29 @@ impl WebhookSecret {
         Self(format!("{PREFIX}{}", STANDARD.encode(key)))
     }
 
+    /// A secret under the Standard Webhooks rules: at least 24 bytes, and a
+    /// `whsec_` secret must hold a base64 key of at least 24 bytes.
     pub fn parse(s: &str) -> Result<Self, WebhookSecretError> {
-        if s.len() < MIN_LEN {
-            return Err(WebhookSecretError::TooShort { len: s.len() });
+        Self::parse_for(s, true)
+    }
+
+    /// `standard_rules` false is for profiles whose every signature is keyed
+    /// on the raw string: 16 bytes suffice and `whsec_` is just text.
+    pub fn parse_for(s: &str, standard_rules: bool) -> Result<Self, WebhookSecretError> {
+        let min = if standard_rules { MIN_LEN } else { MIN_RAW_LEN };
+        if s.len() < min {
+            return Err(WebhookSecretError::TooShort { len: s.len(), min });
         }
         if s.len() > MAX_LEN {
             return Err(WebhookSecretError::TooLong { len: s.len() });
         }
-        if let Some(position) = s.bytes().position(|b| !b.is_ascii_graphic()) {
+        // Raw-keyed secrets may hold spaces: receivers' existing secrets do
+        // (GitHub's documented example is "It's a Secret to Everybody").
+        let allowed = |b: u8| b.is_ascii_graphic() || (!standard_rules && b == b' ');
+        if let Some(position) = s.bytes().position(|b| !allowed(b)) {
             return Err(WebhookSecretError::InvalidChar { position });
         }
-        if let Some(encoded) = s.strip_prefix(PREFIX) {
+        if let Some(encoded) = s.strip_prefix(PREFIX).filter(|_| standard_rules) {
             let key = STANDARD
                 .decode(encoded)
                 .map_err(|_| WebhookSecretError::InvalidBase64)?;
@@ -138,10 +153,13 @@ mod tests {
     #[test]
     fn rejects_bad_secrets() {
         use WebhookSecretError::*;
-        assert_eq!(WebhookSecret::parse("").unwrap_err(), TooShort { len: 0 });
+        assert_eq!(
+            WebhookSecret::parse("").unwrap_err(),
+            TooShort { len: 0, min: 24 }
+        );
         assert_eq!(
             WebhookSecret::parse(&"a".repeat(23)).unwrap_err(),
-            TooShort { len: 23 }
+            TooShort { len: 23, min: 24 }
         );
         assert!(WebhookSecret::parse(&"a".repeat(24)).is_ok());
         assert!(WebhookSecret::parse(&"a".repeat(512)).is_ok());
