@@ -53,6 +53,7 @@ async fn subscribe(app: &TestApp, url: String) {
                 initial_delay: Some(secs(1)),
                 max_delay: Some(secs(60)),
                 backoff: Backoff::Fixed as i32,
+                jitter: None,
             }),
             ..Default::default()
         },

@@ -320,6 +320,7 @@ async fn subscribe(app: &TestApp, name: &str, url: &str) -> (String, String) {
                         nanos: 0,
                     }),
                     backoff: Backoff::Fixed as i32,
+                    jitter: None,
                 }),
                 ..Default::default()
             }),

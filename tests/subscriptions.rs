@@ -89,7 +89,8 @@ async fn caller_supplied_secrets_must_be_long_enough(backend: Backend) {
         .await
         .expect("a 24-byte secret is accepted")
         .into_inner();
-    assert_eq!(created.secret, own);
+    // A secret the caller supplied is theirs already: never echoed back.
+    assert_eq!(created.secret, "");
     let id = created.subscription.unwrap().id;
     let row = stored_row(&app, &id).await.unwrap();
     assert!(!row.secret_ciphertext.contains(own));
@@ -127,6 +128,7 @@ async fn unset_fields_take_the_documented_defaults(backend: Backend) {
             initial_delay: Some(secs(2)),
             max_delay: Some(secs(10 * 3600)),
             backoff: Backoff::Exponential as i32,
+            jitter: Some(true),
         })
     );
     assert_eq!(sub.timeout, Some(secs(15)));
@@ -149,6 +151,7 @@ async fn unset_fields_take_the_documented_defaults(backend: Backend) {
                 initial_delay: Some(secs(10)),
                 max_delay: Some(secs(60)),
                 backoff: Backoff::Linear as i32,
+                jitter: None,
             }),
             timeout: Some(secs(30)),
             rate_limit: 100,

@@ -506,13 +506,13 @@ async fn rotating_the_secret_keeps_the_old_one_for_an_overlap(backend: Backend) 
         Duration::from_secs(3600),
     );
 
-    // A caller-supplied secret is used as is.
+    // A caller-supplied secret is used as is, and never returned.
     let own = "a-caller-chosen-rotation-secret";
     let chosen = rotate(own, Some(secs(60)))
         .await
         .expect("rotate")
         .into_inner();
-    assert_eq!(chosen.secret, own);
+    assert_eq!(chosen.secret, "");
     let row = stored_row(&app, &id).await.unwrap();
     assert!(!row.secret_ciphertext.contains(own));
     assert!(row.previous_secret_ciphertext.is_some());

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_tenancy_and_catalog;
 mod m20261127_000002_events_and_deliveries;
 mod m20261127_000003_queue_vacuum;
+mod m20261130_000004_delivery_profiles;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_tenancy_and_catalog::Migration),
             Box::new(m20261127_000002_events_and_deliveries::Migration),
             Box::new(m20261127_000003_queue_vacuum::Migration),
+            Box::new(m20261130_000004_delivery_profiles::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 
 use super::recorder::Finished;
 use super::{Dispatcher, Target, request};
-use crate::domain::{Answer, Envelope, decide};
+use crate::domain::{Answer, OutgoingEvent, OutgoingRequest, decide};
 use crate::service::deliveries::{AttemptRecord, NextStep};
 use crate::store::delivery::{self, Status};
 use crate::store::queue::Claimed;
@@ -21,21 +21,31 @@ impl Dispatcher {
         event: &event::Model,
     ) -> Finished {
         let attempt_number = delivery.attempts + 1;
-        let metadata = serde_json::from_str(&event.metadata).unwrap_or_default();
-        let body = Envelope {
+        let outgoing = OutgoingEvent {
             id: &event.id,
             event_type: &event.event_type,
-            timestamp: micros_to_time(event.create_time),
+            create_time: micros_to_time(event.create_time),
             scope: event.scope.as_deref(),
             data: &event.payload,
-            metadata: &metadata,
-        }
-        .to_bytes();
-        let timestamp = chrono::Utc::now().timestamp();
-        let signed = request::build(&target.spec, &target.secrets, &event.id, timestamp, &body);
+            metadata: &event.metadata,
+            attributes: event.attributes.as_deref(),
+        };
+        let request = OutgoingRequest::build(
+            &target.spec,
+            &target.profile,
+            &target.secrets,
+            &outgoing,
+            chrono::Utc::now(),
+        );
+        let recorded_headers = request.recorded_headers();
         let outcome = self
             .client
-            .post(&target.spec.url, signed.headers, body, target.spec.timeout)
+            .post(
+                &target.spec.url,
+                request::header_map(&request),
+                request.body,
+                target.spec.timeout,
+            )
             .await;
         let now = now_micros();
         let answer = Answer {
@@ -65,7 +75,7 @@ impl Dispatcher {
             tenant_id: delivery.tenant_id.clone(),
             subscription_id: delivery.subscription_id.clone(),
             attempt_number,
-            request_headers: signed.recorded_headers,
+            request_headers: recorded_headers,
             status_code: outcome.status,
             response_body: outcome.body,
             error: outcome.error,

@@ -2,9 +2,9 @@
 //! (parsed settings, the secrets that sign now) and each event loaded once.
 
 use super::Dispatcher;
-use crate::domain::WebhookSecret;
+use crate::domain::{DeliveryProfile, WebhookSecret};
 use crate::service::ServiceError;
-use crate::service::subscriptions::{SubscriptionSpec, signing_secrets, to_subscription};
+use crate::service::subscriptions::{SubscriptionSpec, profile, signing_secrets, to_subscription};
 use crate::store::queue::Claimed;
 use crate::store::{event, subscription, targets};
 use std::collections::{HashMap, HashSet};
@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub(super) struct Target {
     pub tenant_id: String,
     pub spec: SubscriptionSpec,
+    pub profile: Arc<DeliveryProfile>,
     pub secrets: Vec<WebhookSecret>,
 }
 
@@ -42,10 +43,18 @@ impl Dispatcher {
         row: &subscription::Model,
         now: i64,
     ) -> Result<Target, ServiceError> {
+        let spec = to_subscription(row.clone())?.spec;
+        let profile = profile::resolve(&spec.profile).map_err(|violations| {
+            ServiceError::Internal(format!(
+                "the stored profile of {} is invalid: {violations:?}",
+                row.id
+            ))
+        })?;
         Ok(Target {
             tenant_id: row.tenant_id.clone(),
             secrets: signing_secrets(&self.cipher, row, now)?,
-            spec: to_subscription(row.clone())?.spec,
+            profile,
+            spec,
         })
     }
 

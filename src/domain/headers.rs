@@ -8,13 +8,12 @@ use http::{HeaderName, HeaderValue};
 pub const MAX_CUSTOM_HEADERS: usize = 32;
 pub const MAX_HEADER_VALUE_LEN: usize = 4096;
 
-/// Header names a subscriber may not set: the signature headers (forging them would
-/// defeat verification), framing headers the HTTP client must control, and hop-by-hop
+/// Header names a subscriber may not set: the Standard Webhooks signature (forging it
+/// would defeat verification; a profile's other signature headers are checked against
+/// the profile), framing headers the HTTP client must control, and hop-by-hop
 /// headers. `user-agent` is deliberately NOT reserved: some receivers allow-list callers
 /// by user agent, so letting subscribers override it is useful and harmless.
 pub const RESERVED_HEADERS: &[&str] = &[
-    "webhook-id",
-    "webhook-timestamp",
     "webhook-signature",
     "content-type",
     "content-length",
@@ -283,7 +282,10 @@ mod tests {
     #[test]
     fn reserved_lookup() {
         assert!(is_reserved("Content-Type"));
-        assert!(is_reserved("WEBHOOK-ID"));
+        assert!(is_reserved("WEBHOOK-SIGNATURE"));
+        // The id and timestamp are defaults a custom header may override.
+        assert!(!is_reserved("webhook-id"));
+        assert!(!is_reserved("webhook-timestamp"));
         assert!(!is_reserved("user-agent"));
         assert!(!is_reserved("authorization"));
     }

@@ -6,7 +6,6 @@ pub mod capability;
 pub mod cipher;
 pub mod delivery_status;
 pub mod endpoint_url;
-pub mod envelope;
 pub mod event_id;
 pub mod event_type_name;
 pub mod event_type_pattern;
@@ -14,6 +13,7 @@ pub mod headers;
 pub mod ids;
 pub mod names;
 pub mod next_step;
+pub mod outgoing_request;
 pub mod pagination;
 pub mod profile;
 pub mod retry;
@@ -27,7 +27,6 @@ pub use capability::{Capabilities, Capability, CapabilityError};
 pub use cipher::{CipherError, SecretCipher};
 pub use delivery_status::DeliveryStatus;
 pub use endpoint_url::{EndpointUrl, EndpointUrlError, TargetPolicy, is_forbidden_ip};
-pub use envelope::Envelope;
 pub use event_id::{EventId, EventIdError};
 pub use event_type_name::{EventTypeName, EventTypeNameError};
 pub use event_type_pattern::{EventTypePattern, EventTypePatternError};
@@ -35,6 +34,7 @@ pub use headers::{CustomHeaders, HeaderError, HeaderViolation, RESERVED_HEADERS}
 pub use ids::{IdKind, is_valid_id, new_id};
 pub use names::{Description, ResourceName, Scope, TextError};
 pub use next_step::{Answer, AttemptRecord, NextStep, decide, latest_by_subscription};
+pub use outgoing_request::OutgoingRequest;
 pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };

@@ -40,6 +40,8 @@ pub struct RetryPolicy {
     pub initial_delay: Duration,
     pub max_delay: Duration,
     pub backoff: Backoff,
+    /// Whether delays vary by up to ±20%; false gives the exact schedule.
+    pub jitter: bool,
 }
 
 impl Default for RetryPolicy {
@@ -51,6 +53,7 @@ impl Default for RetryPolicy {
             initial_delay: Duration::from_secs(2),
             max_delay: Duration::from_secs(10 * 3600),
             backoff: Backoff::Exponential,
+            jitter: true,
         }
     }
 }
@@ -83,6 +86,7 @@ impl RetryPolicy {
             initial_delay,
             max_delay,
             backoff,
+            jitter: true,
         })
     }
 
@@ -99,7 +103,9 @@ impl RetryPolicy {
             Backoff::Linear => initial * f64::from(n),
             Backoff::Fixed => initial,
         };
-        let jitter = if jitter.is_finite() {
+        let jitter = if !self.jitter {
+            0.5
+        } else if jitter.is_finite() {
             jitter.clamp(0.0, 1.0)
         } else {
             0.5
@@ -112,6 +118,11 @@ impl RetryPolicy {
         } else {
             self.max_delay
         }
+    }
+
+    /// The same policy with jitter on or off.
+    pub fn with_jitter(self, jitter: bool) -> Self {
+        Self { jitter, ..self }
     }
 
     /// True once `attempts_made` attempts have been made and no further one is allowed.
@@ -197,12 +208,20 @@ mod tests {
     }
 
     #[test]
+    fn without_jitter_the_schedule_is_exact() {
+        let p = RetryPolicy::default().with_jitter(false);
+        let delays: Vec<Duration> = (1..=4).map(|n| p.delay_before_attempt(n, 0.99)).collect();
+        assert_eq!(delays, [S(2), S(4), S(8), S(16)]);
+    }
+
+    #[test]
     fn hand_built_invalid_policy_does_not_panic() {
         let p = RetryPolicy {
             max_attempts: 0,
             initial_delay: Duration::MAX,
             max_delay: Duration::ZERO,
             backoff: Backoff::Exponential,
+            jitter: true,
         };
         assert_eq!(p.delay_before_attempt(u32::MAX, 0.5), Duration::ZERO);
         assert!(p.is_exhausted(0));

@@ -3,7 +3,7 @@
 //! it, the dispatcher sends by it.
 
 use super::{
-    CustomHeaders, EndpointUrl, EventTypePattern, ResourceName, RetryPolicy, Scope,
+    CustomHeaders, EndpointUrl, EventTypePattern, ProfileSpec, ResourceName, RetryPolicy, Scope,
     SignatureProfile,
 };
 use std::collections::BTreeMap;
@@ -27,4 +27,8 @@ pub struct SubscriptionSpec {
     pub rate_limit: u32,
     pub ordered: bool,
     pub metadata: BTreeMap<String, String>,
+    /// The delivery profile as declared (a preset and overrides).
+    pub profile: ProfileSpec,
+    /// No secret: requests carry no signature.
+    pub unsigned: bool,
 }

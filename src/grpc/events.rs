@@ -1,13 +1,13 @@
 //! EventService: publishing (single and batch) and reading events.
 
 use super::AppState;
-use super::convert::{Page, metadata, micros_from_pb, struct_to_json, timestamp};
+use super::convert::{Page, json_to_struct, metadata, micros_from_pb, struct_to_json, timestamp};
 use super::watch::{self, BoxStream};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, Scope};
 use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
 use crate::service::changes::Change;
 use crate::service::events::{
-    self, Event, EventFilter, FieldPaths, NewEvent, Published, event_page_key,
+    self, Event, EventFilter, FieldPaths, JsonObject, NewEvent, Published, event_page_key,
 };
 use crate::service::{ServiceError, Violations};
 use tonic::{Request, Response, Status};
@@ -189,7 +189,11 @@ impl EventService for EventApi {
 
 /// Validates one event of a publish request; `field` is its path
 /// (`event` or `events[3]`).
-fn new_event(field: &str, input: pb::Event, max_payload: u64) -> Result<NewEvent, ServiceError> {
+pub(super) fn new_event(
+    field: &str,
+    input: pb::Event,
+    max_payload: u64,
+) -> Result<NewEvent, ServiceError> {
     let mut v = Violations::new();
     let id = if input.id.is_empty() {
         Some(None)
@@ -234,7 +238,10 @@ fn new_event(field: &str, input: pb::Event, max_payload: u64) -> Result<NewEvent
             }
         },
     };
-    let metadata = metadata(&format!("{field}.metadata"), &input.metadata, &mut v);
+    let metadata = event_metadata(field, &input.metadata, input.metadata_object, &mut v);
+    let attributes = input.attributes.map(|attributes| {
+        json_object(&format!("{field}.attributes"), attributes, &mut v).unwrap_or_default()
+    });
     v.into_result()?;
     let (Some(id), Some(event_type), Some(scope), Some(payload), Some(metadata)) =
         (id, event_type, scope, payload, metadata)
@@ -255,7 +262,51 @@ fn new_event(field: &str, input: pb::Event, max_payload: u64) -> Result<NewEvent
         scope,
         payload,
         metadata,
+        attributes,
     })
+}
+
+/// Largest metadata object or attribute set, as JSON text.
+const MAX_OBJECT_BYTES: usize = 16 * 1024;
+
+/// String labels (`metadata`) or any JSON object (`metadata_object`), not both.
+fn event_metadata(
+    field: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    object: Option<prost_types::Struct>,
+    v: &mut Violations,
+) -> Option<JsonObject> {
+    match object {
+        Some(_) if !labels.is_empty() => {
+            v.add(
+                format!("{field}.metadata_object"),
+                "give either metadata (string labels) or metadata_object, not both",
+            );
+            None
+        }
+        Some(object) => json_object(&format!("{field}.metadata_object"), object, v),
+        None => metadata(&format!("{field}.metadata"), labels, v).map(|labels| {
+            labels
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect()
+        }),
+    }
+}
+
+fn json_object(field: &str, object: prost_types::Struct, v: &mut Violations) -> Option<JsonObject> {
+    let serde_json::Value::Object(object) = struct_to_json(object) else {
+        return None;
+    };
+    let len = serde_json::Value::Object(object.clone()).to_string().len();
+    if len > MAX_OBJECT_BYTES {
+        v.add(
+            field,
+            format!("is {len} bytes as JSON; the maximum is {MAX_OBJECT_BYTES}"),
+        );
+        return None;
+    }
+    Some(object)
 }
 
 /// Events come back with `data_json`: the exact text that was published and
@@ -266,7 +317,15 @@ fn to_pb(event: Event) -> pb::Event {
         r#type: event.event_type,
         scope: event.scope.unwrap_or_default(),
         payload: Some(Payload::DataJson(event.payload)),
-        metadata: event.metadata,
+        metadata: event
+            .metadata
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect(),
+        metadata_object: json_to_struct(&serde_json::Value::Object(event.metadata)),
+        attributes: event
+            .attributes
+            .and_then(|a| json_to_struct(&serde_json::Value::Object(a))),
         create_time: Some(timestamp(event.create_time)),
     }
 }

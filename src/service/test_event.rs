@@ -4,9 +4,12 @@
 //! implements ([`TestSender`]), so that service never names dispatch and the
 //! gRPC layer reaches the sender only through here.
 
-use super::subscriptions::{find_visible, signing_secrets, to_subscription};
+use super::events::TEST_EVENT;
+use super::subscriptions::{find_visible, profile, signing_secrets, to_subscription};
 use super::{Caller, ServiceError};
-use crate::domain::{Capability, IdKind, SecretCipher, SubscriptionSpec, WebhookSecret, new_id};
+use crate::domain::{
+    Capability, IdKind, OutgoingEvent, OutgoingRequest, SecretCipher, SubscriptionSpec, new_id,
+};
 use crate::store::{Connection, now_micros};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,15 +19,14 @@ use std::time::Duration;
 /// The payload when the caller sends none.
 pub const DEFAULT_TEST_DATA: &str = r#"{"message":"hookrelay test event"}"#;
 
-/// Sends one signed `hookrelay.test` request to `spec`'s endpoint, with
-/// `data` as the envelope's data, and reports what came back. A boxed
-/// future keeps the trait object-safe without an extra dependency.
+/// Sends one built request to `spec`'s endpoint and reports what came
+/// back. A boxed future keeps the trait object-safe without an extra
+/// dependency.
 pub trait TestSender: Send + Sync {
     fn send<'a>(
         &'a self,
         spec: &'a SubscriptionSpec,
-        secrets: &'a [WebhookSecret],
-        data: &'a str,
+        request: OutgoingRequest,
     ) -> Pin<Box<dyn Future<Output = TestOutcome> + Send + 'a>>;
 }
 
@@ -63,9 +65,24 @@ pub async fn send_test_event<C: Connection>(
     caller.require(Capability::Manage)?;
     let model = find_visible(db, caller, id).await?;
     let secrets = signing_secrets(cipher, &model, now_micros())?;
-    let subscription = to_subscription(model)?;
+    let spec = to_subscription(model)?.spec;
+    let profile = profile::resolve_for_request(&spec.profile)?;
+    let now = chrono::Utc::now();
+    let event_id = new_id(IdKind::Event);
+    // Through the subscription's profile, like every delivery: what is
+    // tested is what receivers get.
+    let event = OutgoingEvent {
+        id: &event_id,
+        event_type: TEST_EVENT,
+        create_time: now,
+        scope: spec.scope.as_ref().map(|s| s.as_str()),
+        data: &data,
+        metadata: "{}",
+        attributes: None,
+    };
+    let request = OutgoingRequest::build(&spec, &profile, &secrets, &event, now);
     let create_time = now_micros();
-    let outcome = sender.send(&subscription.spec, &secrets, &data).await;
+    let outcome = sender.send(&spec, request).await;
     Ok(TestAttempt {
         id: new_id(IdKind::Attempt),
         create_time,

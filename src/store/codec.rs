@@ -11,6 +11,13 @@ pub struct StoredRetryPolicy {
     pub max_delay_ms: u64,
     /// `exponential`, `linear` or `fixed`.
     pub backoff: String,
+    /// Absent in rows written before jitter could be turned off.
+    #[serde(default = "jitter_default")]
+    pub jitter: bool,
+}
+
+fn jitter_default() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -15,8 +15,10 @@ pub struct Model {
     pub scope: Option<String>,
     /// The JSON object text, byte for byte as published.
     pub payload: String,
-    /// JSON object of string metadata.
+    /// JSON object of metadata (string values unless published as an object).
     pub metadata: String,
+    /// JSON object of the publisher's top-level attributes, if any.
+    pub attributes: Option<String>,
     pub create_time: i64,
 }
 

@@ -172,6 +172,7 @@ fn event_row(event: &event::Model) -> event::ActiveModel {
         scope: Set(event.scope.clone()),
         payload: Set(event.payload.clone()),
         metadata: Set(event.metadata.clone()),
+        attributes: Set(event.attributes.clone()),
         create_time: Set(event.create_time),
     }
 }

@@ -28,6 +28,9 @@ pub struct Model {
     pub ordered: bool,
     /// JSON object of caller metadata.
     pub metadata: String,
+    /// JSON of [`crate::domain::ProfileSpec`]; `None` is the default profile.
+    pub profile: Option<String>,
+    /// Empty for an unsigned subscription (no secret, no signature).
     pub secret_ciphertext: String,
     pub previous_secret_ciphertext: Option<String>,
     pub previous_secret_expire_time: Option<i64>,

@@ -5,8 +5,8 @@
 use super::codec::{StoredRetryPolicy, StoredSignature};
 use super::{DbError, now_micros, subscription, tenant};
 use crate::domain::{
-    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, ResourceName,
-    RetryPolicy, Scope, SignatureProfile, SubscriptionSpec, new_id,
+    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, ProfileSpec,
+    ResourceName, RetryPolicy, Scope, SignatureProfile, SubscriptionSpec, new_id,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
@@ -115,6 +115,7 @@ pub async fn update<C: ConnectionTrait>(
     active.rate_limit = fields.rate_limit;
     active.ordered = fields.ordered;
     active.metadata = fields.metadata;
+    active.profile = fields.profile;
     active.disabled_reason = Set(disabled_reason);
     active.update_time = Set(now_micros());
     active.update(db).await
@@ -197,6 +198,7 @@ fn spec_to_active(spec: &SubscriptionSpec) -> subscription::ActiveModel {
         initial_delay_ms: policy.initial_delay.as_millis() as u64,
         max_delay_ms: policy.max_delay.as_millis() as u64,
         backoff: backoff_name(policy.backoff).to_owned(),
+        jitter: policy.jitter,
     };
     let signature = spec.signature.as_ref().map(|s| StoredSignature {
         header: s.header.as_str().to_owned(),
@@ -218,6 +220,7 @@ fn spec_to_active(spec: &SubscriptionSpec) -> subscription::ActiveModel {
         rate_limit: Set(spec.rate_limit as i32),
         ordered: Set(spec.ordered),
         metadata: Set(to_json(&spec.metadata)),
+        profile: Set((!spec.profile.is_default()).then(|| to_json(&spec.profile))),
         ..Default::default()
     }
 }
@@ -251,6 +254,13 @@ pub fn decode_spec(row: &Model) -> Result<SubscriptionSpec, CorruptRow> {
         .map_err(|e| corrupt("signature", e))?;
     let metadata: BTreeMap<String, String> =
         serde_json::from_str(&row.metadata).map_err(|e| corrupt("metadata", e.to_string()))?;
+    let profile: ProfileSpec = row
+        .profile
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("profile", e.to_string()))?
+        .unwrap_or_default();
     Ok(SubscriptionSpec {
         name: ResourceName::parse(&row.name).map_err(|e| corrupt("name", e.to_string()))?,
         description: row.description.clone(),
@@ -271,6 +281,8 @@ pub fn decode_spec(row: &Model) -> Result<SubscriptionSpec, CorruptRow> {
         rate_limit: row.rate_limit.max(0) as u32,
         ordered: row.ordered,
         metadata,
+        profile,
+        unsigned: row.secret_ciphertext.is_empty(),
     })
 }
 
@@ -286,6 +298,7 @@ fn decode_retry_policy(retry: StoredRetryPolicy) -> Result<RetryPolicy, String> 
         Duration::from_millis(retry.max_delay_ms),
         backoff,
     )
+    .map(|policy| policy.with_jitter(retry.jitter))
     .map_err(|e| e.to_string())
 }
 

@@ -36,6 +36,7 @@ pub fn fast_retries(max_attempts: u32) -> Option<RetryPolicy> {
         initial_delay: Some(secs(1)),
         max_delay: Some(secs(60)),
         backoff: Backoff::Fixed as i32,
+        jitter: None,
     })
 }
 

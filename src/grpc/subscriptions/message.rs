@@ -2,10 +2,11 @@
 //! fields parsed one by one (every violation collected), and a subscription
 //! converted back. The limits themselves live in the domain types.
 
+use crate::domain::profile::{BodyFieldSpec, RecipeSpec};
 use crate::domain::{
     Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
-    HexAlgorithm, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy, Scope,
-    SignatureProfile, TargetPolicy, parse_pattern_list,
+    HexAlgorithm, PatternListError, ProfileSpec, RateLimit, RateLimitError, ResourceName,
+    RetryPolicy, Scope, SignatureProfile, TargetPolicy, parse_pattern_list,
 };
 use crate::grpc::convert::{self, duration_from_pb, duration_to_pb, timestamp};
 use crate::proto as pb;
@@ -50,6 +51,7 @@ pub(super) fn spec_from_pb(
     let timeout = v.check("subscription.timeout", timeout(input.timeout.as_ref()));
     let rate_limit = v.check("subscription.rate_limit", rate_limit(input.rate_limit));
     let metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v);
+    let profile = profile_from_pb(input.profile, &mut v);
     v.into_result()?;
     let (
         Some(name),
@@ -95,6 +97,8 @@ pub(super) fn spec_from_pb(
         rate_limit,
         ordered: input.ordered,
         metadata,
+        profile,
+        unsigned: input.unsigned,
     })
 }
 
@@ -129,6 +133,11 @@ pub(super) fn patch_from_pb(
             }
             "ordered" => patch.ordered = Some(input.ordered),
             "metadata" => patch.metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v),
+            "profile" => patch.profile = Some(profile_from_pb(input.profile.clone(), &mut v)),
+            "unsigned" => v.add(
+                "update_mask",
+                "\"unsigned\" is set on create; RotateSubscriptionSecret gives an unsigned subscription a secret",
+            ),
             "id" | "scope" | "disabled_reason" | "create_time" | "update_time" => {
                 v.add("update_mask", format!("{path:?} cannot be changed"))
             }
@@ -139,7 +148,7 @@ pub(super) fn patch_from_pb(
             other => v.add(
                 "update_mask",
                 format!(
-                    "unknown field {other:?}; mutable fields: name, description, url, event_types, enabled, headers, retry_policy, signature, timeout, rate_limit, ordered, metadata"
+                    "unknown field {other:?}; mutable fields: name, description, url, event_types, enabled, headers, retry_policy, signature, timeout, rate_limit, ordered, metadata, profile"
                 ),
             ),
         }
@@ -209,6 +218,7 @@ fn retry_policy(input: Option<&pb::RetryPolicy>) -> Result<RetryPolicy, String> 
         delay(input.max_delay.as_ref(), defaults.max_delay)?,
         backoff,
     )
+    .map(|policy| policy.with_jitter(input.jitter.unwrap_or(true)))
     .map_err(|e| e.to_string())
 }
 
@@ -277,6 +287,7 @@ pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
             initial_delay: Some(duration_to_pb(policy.initial_delay)),
             max_delay: Some(duration_to_pb(policy.max_delay)),
             backoff: backoff_to_pb(policy.backoff) as i32,
+            jitter: Some(policy.jitter),
         }),
         signature: spec.signature.map(|s| pb::SignatureProfile {
             header: s.header.as_str().to_owned(),
@@ -296,5 +307,189 @@ pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
         metadata: spec.metadata,
         create_time: Some(timestamp(subscription.create_time)),
         update_time: Some(timestamp(subscription.update_time)),
+        profile: (!spec.profile.is_default()).then(|| profile_to_pb(spec.profile)),
+        unsigned: spec.unsigned,
+    }
+}
+
+/// The declared profile as plain data; the service validates it (a saved
+/// profile's name can only be checked there). Unknown enum numbers are
+/// the one thing caught here.
+pub(super) fn profile_from_pb(
+    input: Option<pb::DeliveryProfile>,
+    v: &mut Violations,
+) -> ProfileSpec {
+    let Some(input) = input else {
+        return ProfileSpec::default();
+    };
+    let mut word = |field: String, known: Option<&'static str>, number: i32| -> Option<String> {
+        match known {
+            Some("") => None,
+            Some(word) => Some(word.to_owned()),
+            None => {
+                v.add(field, format!("unknown value {number}"));
+                None
+            }
+        }
+    };
+    let body = word(
+        "subscription.profile.body".into(),
+        pb::BodyFormat::try_from(input.body).ok().map(|b| match b {
+            pb::BodyFormat::Unspecified => "",
+            pb::BodyFormat::Envelope => "envelope",
+            pb::BodyFormat::Data => "data",
+            pb::BodyFormat::Fields => "fields",
+        }),
+        input.body,
+    );
+    let timestamp_unit = word(
+        "subscription.profile.timestamp_unit".into(),
+        pb::TimestampUnit::try_from(input.timestamp_unit)
+            .ok()
+            .map(|u| match u {
+                pb::TimestampUnit::Unspecified => "",
+                pb::TimestampUnit::Seconds => "seconds",
+                pb::TimestampUnit::Milliseconds => "milliseconds",
+            }),
+        input.timestamp_unit,
+    );
+    let signatures: Vec<RecipeSpec> = input
+        .signatures
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let at = |name: &str| format!("subscription.profile.signatures[{i}].{name}");
+            RecipeSpec {
+                algorithm: word(
+                    at("algorithm"),
+                    pb::MacAlgorithm::try_from(s.algorithm)
+                        .ok()
+                        .map(|a| match a {
+                            pb::MacAlgorithm::Unspecified => "",
+                            pb::MacAlgorithm::HmacSha256 => "hmac-sha256",
+                            pb::MacAlgorithm::HmacSha512 => "hmac-sha512",
+                        }),
+                    s.algorithm,
+                )
+                .unwrap_or_default(),
+                encoding: word(
+                    at("encoding"),
+                    pb::SignatureEncoding::try_from(s.encoding)
+                        .ok()
+                        .map(|e| match e {
+                            pb::SignatureEncoding::Unspecified => "",
+                            pb::SignatureEncoding::Hex => "hex",
+                            pb::SignatureEncoding::Base64 => "base64",
+                        }),
+                    s.encoding,
+                )
+                .unwrap_or_default(),
+                key: word(
+                    at("key"),
+                    pb::SigningKey::try_from(s.key).ok().map(|k| match k {
+                        pb::SigningKey::Unspecified => "",
+                        pb::SigningKey::Raw => "raw",
+                        pb::SigningKey::StandardWebhooks => "standard-webhooks",
+                    }),
+                    s.key,
+                )
+                .unwrap_or_default(),
+                header: s.header,
+                signed_content: s.signed_content,
+                each: s.each,
+                separator: s.separator,
+                value: s.value,
+                algorithm_header: s.algorithm_header,
+            }
+        })
+        .collect();
+    ProfileSpec {
+        preset: (!input.preset.is_empty()).then_some(input.preset),
+        body,
+        body_fields: input
+            .body_fields
+            .into_iter()
+            .map(|f| BodyFieldSpec {
+                name: f.name,
+                source: f.source,
+            })
+            .collect(),
+        id_header: input.id_header,
+        timestamp_header: input.timestamp_header,
+        timestamp_unit,
+        header_templates: input.header_templates.into_iter().collect(),
+        signatures: (!signatures.is_empty()).then_some(signatures),
+    }
+}
+
+pub(super) fn profile_to_pb(spec: ProfileSpec) -> pb::DeliveryProfile {
+    let number = |word: &str, pairs: &[(&str, i32)]| {
+        pairs
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map_or(0, |(_, n)| *n)
+    };
+    pb::DeliveryProfile {
+        preset: spec.preset.unwrap_or_default(),
+        body: number(
+            spec.body.as_deref().unwrap_or(""),
+            &[
+                ("envelope", pb::BodyFormat::Envelope as i32),
+                ("data", pb::BodyFormat::Data as i32),
+                ("fields", pb::BodyFormat::Fields as i32),
+            ],
+        ),
+        body_fields: spec
+            .body_fields
+            .into_iter()
+            .map(|f| pb::BodyField {
+                name: f.name,
+                source: f.source,
+            })
+            .collect(),
+        id_header: spec.id_header,
+        timestamp_header: spec.timestamp_header,
+        timestamp_unit: number(
+            spec.timestamp_unit.as_deref().unwrap_or(""),
+            &[
+                ("seconds", pb::TimestampUnit::Seconds as i32),
+                ("milliseconds", pb::TimestampUnit::Milliseconds as i32),
+            ],
+        ),
+        header_templates: spec.header_templates.into_iter().collect(),
+        signatures: spec
+            .signatures
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| pb::SignatureRecipe {
+                algorithm: number(
+                    &s.algorithm,
+                    &[
+                        ("hmac-sha256", pb::MacAlgorithm::HmacSha256 as i32),
+                        ("hmac-sha512", pb::MacAlgorithm::HmacSha512 as i32),
+                    ],
+                ),
+                encoding: number(
+                    &s.encoding,
+                    &[
+                        ("hex", pb::SignatureEncoding::Hex as i32),
+                        ("base64", pb::SignatureEncoding::Base64 as i32),
+                    ],
+                ),
+                key: number(
+                    &s.key,
+                    &[
+                        ("raw", pb::SigningKey::Raw as i32),
+                        ("standard-webhooks", pb::SigningKey::StandardWebhooks as i32),
+                    ],
+                ),
+                header: s.header,
+                signed_content: s.signed_content,
+                each: s.each,
+                separator: s.separator,
+                value: s.value,
+                algorithm_header: s.algorithm_header,
+            })
+            .collect(),
     }
 }

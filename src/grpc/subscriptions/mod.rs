@@ -4,9 +4,13 @@ mod message;
 
 use super::AppState;
 use super::convert::{self, Page, duration_from_pb, duration_to_pb, mask_paths, timestamp};
-use crate::domain::{RotationOverlap, Scope, WebhookSecret};
+use super::events::new_event;
+use crate::domain::{IdKind, RotationOverlap, Scope, new_id};
 use crate::proto::{self as pb, subscription_service_server::SubscriptionService};
+use crate::service::events::TEST_EVENT;
+use crate::service::subscriptions::preview::{self, PreviewTarget, SampleEvent};
 use crate::service::subscriptions::{self, SubscriptionFilter};
+use crate::service::test_event::DEFAULT_TEST_DATA;
 use crate::service::{ServiceError, test_event};
 use message::{patch_from_pb, spec_from_pb, to_pb};
 use std::time::Duration;
@@ -34,20 +38,19 @@ impl SubscriptionService for SubscriptionApi {
             .subscription
             .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
         let spec = spec_from_pb(input, &self.state.targets)?;
-        let secret = optional_secret("secret", &request.secret)?;
         let state = &self.state;
-        let (created, secret) = subscriptions::create(
+        let (created, generated) = subscriptions::create(
             &state.db,
             &state.cipher,
             state.quotas,
             &caller,
             spec,
-            secret,
+            non_empty(&request.secret),
         )
         .await?;
         Ok(Response::new(pb::CreateSubscriptionResponse {
             subscription: Some(to_pb(created)),
-            secret: secret.expose().to_owned(),
+            secret: generated.map(|s| s.expose().to_owned()).unwrap_or_default(),
         }))
     }
 
@@ -120,24 +123,65 @@ impl SubscriptionService for SubscriptionApi {
     ) -> Result<Response<pb::RotateSubscriptionSecretResponse>, Status> {
         let caller = self.state.authenticate(&request).await?;
         let request = request.into_inner();
-        let secret = optional_secret("secret", &request.secret)?;
         let overlap = match &request.overlap {
             None => self.state.rotation_overlap,
             Some(input) => overlap(input).map_err(|e| ServiceError::invalid("overlap", e))?,
         };
         let state = &self.state;
-        let (secret, previous_expiry) = subscriptions::rotate_secret(
+        let (generated, previous_expiry) = subscriptions::rotate_secret(
             &state.db,
             &state.cipher,
             &caller,
             &request.id,
-            secret,
+            non_empty(&request.secret),
             overlap,
         )
         .await?;
         Ok(Response::new(pb::RotateSubscriptionSecretResponse {
-            secret: secret.expose().to_owned(),
+            secret: generated.map(|s| s.expose().to_owned()).unwrap_or_default(),
             previous_secret_expire_time: previous_expiry.map(timestamp),
+        }))
+    }
+
+    async fn preview_delivery(
+        &self,
+        request: Request<pb::PreviewDeliveryRequest>,
+    ) -> Result<Response<pb::PreviewDeliveryResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let target = match (request.id.is_empty(), request.subscription) {
+            (false, None) => PreviewTarget::Saved { id: request.id },
+            (true, Some(input)) => {
+                PreviewTarget::Unsaved(Box::new(spec_from_pb(input, &self.state.targets)?))
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "id",
+                    "give either `id` (a saved subscription) or `subscription` (an unsaved one)",
+                )
+                .into());
+            }
+        };
+        let event = sample_event(request.event, self.state.max_payload_bytes)?;
+        let state = &self.state;
+        let preview = preview::preview(
+            &state.db,
+            &state.cipher,
+            &caller,
+            target,
+            event,
+            non_empty(&request.test_secret),
+        )
+        .await?;
+        Ok(Response::new(pb::PreviewDeliveryResponse {
+            method: "POST".to_owned(),
+            url: preview.url,
+            headers: preview
+                .headers
+                .into_iter()
+                .map(|(name, value)| pb::HttpHeader { name, value })
+                .collect(),
+            body: preview.body,
         }))
     }
 
@@ -177,13 +221,31 @@ impl SubscriptionService for SubscriptionApi {
     }
 }
 
-fn optional_secret(field: &str, text: &str) -> Result<Option<WebhookSecret>, ServiceError> {
-    if text.is_empty() {
-        return Ok(None);
+/// The sample event of a preview: a publish's event, with the test
+/// event's type and data when left out.
+fn sample_event(input: Option<pb::Event>, max_payload: u64) -> Result<SampleEvent, ServiceError> {
+    let mut input = input.unwrap_or_default();
+    if input.r#type.is_empty() {
+        input.r#type = TEST_EVENT.to_owned();
     }
-    WebhookSecret::parse(text)
-        .map(Some)
-        .map_err(|e| ServiceError::invalid(field, e))
+    if input.payload.is_none() {
+        input.payload = Some(pb::event::Payload::DataJson(DEFAULT_TEST_DATA.to_owned()));
+    }
+    let event = new_event("event", input, max_payload)?;
+    Ok(SampleEvent {
+        id: event
+            .id
+            .map_or_else(|| new_id(IdKind::Event), |id| id.as_str().to_owned()),
+        event_type: event.event_type.as_str().to_owned(),
+        scope: event.scope.map(|s| s.as_str().to_owned()),
+        data: event.payload,
+        metadata: event.metadata,
+        attributes: event.attributes,
+    })
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
 }
 
 fn optional_scope(field: &str, text: &str) -> Result<Option<Scope>, ServiceError> {

@@ -25,7 +25,6 @@ pub use reads::{event_page_key, get, list};
 pub(super) use write::{Written, write_jobs};
 
 use crate::domain::{EventId, EventTypeName, Scope};
-use std::collections::BTreeMap;
 
 /// Published to a tenant when one of its subscriptions is disabled.
 pub const SUBSCRIPTION_DISABLED: &str = "hookrelay.subscription.disabled";
@@ -41,8 +40,14 @@ pub struct NewEvent {
     pub scope: Option<Scope>,
     /// A JSON object's text, kept byte for byte.
     pub payload: String,
-    pub metadata: BTreeMap<String, String>,
+    /// String labels, or any JSON object.
+    pub metadata: JsonObject,
+    /// Top-level attributes a delivery profile can place in the body.
+    pub attributes: Option<JsonObject>,
 }
+
+/// A JSON object, keys sorted (so stored text is deterministic).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -50,7 +55,8 @@ pub struct Event {
     pub event_type: String,
     pub scope: Option<String>,
     pub payload: String,
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: JsonObject,
+    pub attributes: Option<JsonObject>,
     pub create_time: i64,
 }
 

@@ -6,7 +6,6 @@ use super::{Job, NewEvent, Published};
 use crate::domain::{Capability, EventTypeName};
 use crate::service::{Caller, ServiceError};
 use crate::store::{Connection, Transactional};
-use std::collections::BTreeMap;
 
 /// Most events one call may publish.
 pub const MAX_BATCH: usize = 1_000;
@@ -56,7 +55,8 @@ pub async fn publish_operational<C: Connection + Transactional>(
         event_type,
         scope: None,
         payload: data.to_string(),
-        metadata: BTreeMap::new(),
+        metadata: Default::default(),
+        attributes: None,
     };
     let job = Job {
         tenant_id: tenant_id.to_owned(),

@@ -60,14 +60,23 @@ pub async fn list<C: Connection>(
 }
 
 pub(super) fn to_event(row: event::Model) -> Result<Event, ServiceError> {
-    let metadata = serde_json::from_str(&row.metadata)
-        .map_err(|e| ServiceError::Internal(format!("stored event {}: metadata: {e}", row.id)))?;
+    let object = |field: &str, text: &str| {
+        serde_json::from_str(text)
+            .map_err(|e| ServiceError::Internal(format!("stored event {}: {field}: {e}", row.id)))
+    };
+    let metadata = object("metadata", &row.metadata)?;
+    let attributes = row
+        .attributes
+        .as_deref()
+        .map(|text| object("attributes", text))
+        .transpose()?;
     Ok(Event {
         id: row.id,
         event_type: row.event_type,
         scope: row.scope,
         payload: row.payload,
         metadata,
+        attributes,
         create_time: row.create_time,
     })
 }

@@ -96,7 +96,11 @@ pub(super) fn plan(
                 event_type: new.event_type.as_str().to_owned(),
                 scope: new.scope.as_ref().map(|s| s.as_str().to_owned()),
                 payload: new.payload.clone(),
-                metadata: serde_json::to_string(&new.metadata).expect("string map"),
+                metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
+                attributes: new
+                    .attributes
+                    .as_ref()
+                    .map(|a| serde_json::Value::Object(a.clone()).to_string()),
                 create_time: now,
             });
             let mut fanned_out = 0;
@@ -114,6 +118,7 @@ pub(super) fn plan(
                     scope: stored.scope.clone(),
                     payload: new.payload.clone(),
                     metadata: new.metadata.clone(),
+                    attributes: new.attributes.clone(),
                     create_time: now,
                 },
                 subscription_count: fanned_out,

@@ -4,14 +4,16 @@
 //! queries and the stored form in `store::subscriptions`.
 
 mod checks;
+pub mod preview;
+pub mod profile;
 mod secrets;
 
 pub use secrets::{rotate_secret, signing_secrets};
 
 use super::{Caller, ServiceError, require_id_shape};
 use crate::domain::{
-    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind, RateLimit,
-    ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret,
+    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind, ProfileSpec,
+    RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
 use crate::store::{
@@ -60,6 +62,7 @@ pub struct SubscriptionPatch {
     pub rate_limit: Option<u32>,
     pub ordered: Option<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
+    pub profile: Option<ProfileSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -80,26 +83,41 @@ pub async fn create<C: Connection + Transactional>(
     quotas: Quotas,
     caller: &Caller,
     mut spec: SubscriptionSpec,
-    secret: Option<WebhookSecret>,
-) -> Result<(Subscription, WebhookSecret), ServiceError> {
+    secret: Option<&str>,
+) -> Result<(Subscription, Option<WebhookSecret>), ServiceError> {
     caller.require(Capability::Manage)?;
     spec.scope = caller.effective_scope(spec.scope)?;
     check_cross_field_rules(&spec)?;
-    let secret = secret.unwrap_or_else(WebhookSecret::generate);
+    let delivery_profile = profile::resolve_for_request(&spec.profile)?;
+    profile::check_headers(&spec, &delivery_profile)?;
+    // A caller's secret is theirs already: it is stored, never echoed. A
+    // generated one is returned this once.
+    let (sealed, generated) = match (secret, spec.unsigned) {
+        (Some(_), true) => {
+            return Err(ServiceError::invalid(
+                "secret",
+                "an unsigned subscription has no secret; drop `secret` or `subscription.unsigned`",
+            ));
+        }
+        (None, true) => (String::new(), None),
+        (Some(text), false) => {
+            let secret = profile::parse_secret("secret", &delivery_profile, text)?;
+            (cipher.encrypt(secret.expose()), None)
+        }
+        (None, false) => {
+            let secret = WebhookSecret::generate();
+            (cipher.encrypt(secret.expose()), Some(secret))
+        }
+    };
 
     let txn = db.begin().await?;
     check_event_types_registered(&txn, &caller.tenant_id, &spec.event_types).await?;
     check_quotas(&txn, caller, spec.scope.as_ref(), quotas).await?;
-    let model = rows::insert(
-        &txn,
-        &caller.tenant_id,
-        &spec,
-        cipher.encrypt(secret.expose()),
-    )
-    .await
-    .map_err(|err| name_conflict(err, &spec))?;
+    let model = rows::insert(&txn, &caller.tenant_id, &spec, sealed)
+        .await
+        .map_err(|err| name_conflict(err, &spec))?;
     txn.commit().await?;
-    Ok((to_subscription(model)?, secret))
+    Ok((to_subscription(model)?, generated))
 }
 
 pub async fn get<C: Connection>(
@@ -154,6 +172,7 @@ pub async fn update<C: Connection + Transactional>(
     }
     apply_simple_fields(&mut spec, patch);
     check_cross_field_rules(&spec)?;
+    profile::check_headers(&spec, &*profile::resolve_for_request(&spec.profile)?)?;
 
     let model = rows::update(&txn, model, &spec, disabled_reason)
         .await
@@ -192,6 +211,9 @@ fn apply_simple_fields(spec: &mut SubscriptionSpec, patch: SubscriptionPatch) {
     }
     if let Some(metadata) = patch.metadata {
         spec.metadata = metadata;
+    }
+    if let Some(profile) = patch.profile {
+        spec.profile = profile;
     }
 }
 

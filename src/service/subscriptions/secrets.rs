@@ -15,14 +15,26 @@ pub async fn rotate_secret<C: Connection>(
     cipher: &SecretCipher,
     caller: &Caller,
     id: &str,
-    secret: Option<WebhookSecret>,
+    secret: Option<&str>,
     overlap: Duration,
-) -> Result<(WebhookSecret, Option<i64>), ServiceError> {
+) -> Result<(Option<WebhookSecret>, Option<i64>), ServiceError> {
     caller.require(Capability::Manage)?;
     let model = find_visible(db, caller, id).await?;
-    let secret = secret.unwrap_or_else(WebhookSecret::generate);
+    let (secret, generated) = match secret {
+        Some(text) => {
+            let spec =
+                rows::decode_spec(&model).map_err(|err| ServiceError::Internal(err.to_string()))?;
+            let profile = super::profile::resolve_for_request(&spec.profile)?;
+            (
+                super::profile::parse_secret("secret", &profile, text)?,
+                false,
+            )
+        }
+        None => (WebhookSecret::generate(), true),
+    };
     let now = now_micros();
-    let previous_expiry = (!overlap.is_zero())
+    // An unsigned subscription has no previous secret to keep.
+    let previous_expiry = (!overlap.is_zero() && !model.secret_ciphertext.is_empty())
         .then(|| now.saturating_add(i64::try_from(overlap.as_micros()).unwrap_or(i64::MAX)));
     rows::set_secret(
         db,
@@ -32,7 +44,7 @@ pub async fn rotate_secret<C: Connection>(
         now,
     )
     .await?;
-    Ok((secret, previous_expiry))
+    Ok((generated.then_some(secret), previous_expiry))
 }
 
 /// The secrets a delivery is signed with right now: the current one and, during
@@ -49,9 +61,14 @@ pub fn signing_secrets(
                 model.id
             ))
         })?;
-        WebhookSecret::parse(&plain)
+        // Validated under its profile's rules when stored; read back leniently.
+        WebhookSecret::parse_for(&plain, false)
             .map_err(|err| ServiceError::Internal(format!("stored secret of {}: {err}", model.id)))
     };
+    if model.secret_ciphertext.is_empty() {
+        // Unsigned: no secret, so no signature.
+        return Ok(Vec::new());
+    }
     let mut secrets = vec![open(&model.secret_ciphertext)?];
     if let (Some(previous), Some(expiry)) = (
         &model.previous_secret_ciphertext,

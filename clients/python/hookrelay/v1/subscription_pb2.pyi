@@ -5,6 +5,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hookrelay.v1 import delivery_pb2 as _delivery_pb2
+from hookrelay.v1 import event_pb2 as _event_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -13,6 +14,37 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BodyFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BODY_FORMAT_UNSPECIFIED: _ClassVar[BodyFormat]
+    BODY_FORMAT_ENVELOPE: _ClassVar[BodyFormat]
+    BODY_FORMAT_DATA: _ClassVar[BodyFormat]
+    BODY_FORMAT_FIELDS: _ClassVar[BodyFormat]
+
+class TimestampUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TIMESTAMP_UNIT_UNSPECIFIED: _ClassVar[TimestampUnit]
+    TIMESTAMP_UNIT_SECONDS: _ClassVar[TimestampUnit]
+    TIMESTAMP_UNIT_MILLISECONDS: _ClassVar[TimestampUnit]
+
+class MacAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MAC_ALGORITHM_UNSPECIFIED: _ClassVar[MacAlgorithm]
+    MAC_ALGORITHM_HMAC_SHA256: _ClassVar[MacAlgorithm]
+    MAC_ALGORITHM_HMAC_SHA512: _ClassVar[MacAlgorithm]
+
+class SignatureEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIGNATURE_ENCODING_UNSPECIFIED: _ClassVar[SignatureEncoding]
+    SIGNATURE_ENCODING_HEX: _ClassVar[SignatureEncoding]
+    SIGNATURE_ENCODING_BASE64: _ClassVar[SignatureEncoding]
+
+class SigningKey(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIGNING_KEY_UNSPECIFIED: _ClassVar[SigningKey]
+    SIGNING_KEY_RAW: _ClassVar[SigningKey]
+    SIGNING_KEY_STANDARD_WEBHOOKS: _ClassVar[SigningKey]
 
 class Backoff(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -26,6 +58,22 @@ class SignatureAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIGNATURE_ALGORITHM_UNSPECIFIED: _ClassVar[SignatureAlgorithm]
     SIGNATURE_ALGORITHM_HMAC_SHA256_HEX: _ClassVar[SignatureAlgorithm]
     SIGNATURE_ALGORITHM_HMAC_SHA512_HEX: _ClassVar[SignatureAlgorithm]
+BODY_FORMAT_UNSPECIFIED: BodyFormat
+BODY_FORMAT_ENVELOPE: BodyFormat
+BODY_FORMAT_DATA: BodyFormat
+BODY_FORMAT_FIELDS: BodyFormat
+TIMESTAMP_UNIT_UNSPECIFIED: TimestampUnit
+TIMESTAMP_UNIT_SECONDS: TimestampUnit
+TIMESTAMP_UNIT_MILLISECONDS: TimestampUnit
+MAC_ALGORITHM_UNSPECIFIED: MacAlgorithm
+MAC_ALGORITHM_HMAC_SHA256: MacAlgorithm
+MAC_ALGORITHM_HMAC_SHA512: MacAlgorithm
+SIGNATURE_ENCODING_UNSPECIFIED: SignatureEncoding
+SIGNATURE_ENCODING_HEX: SignatureEncoding
+SIGNATURE_ENCODING_BASE64: SignatureEncoding
+SIGNING_KEY_UNSPECIFIED: SigningKey
+SIGNING_KEY_RAW: SigningKey
+SIGNING_KEY_STANDARD_WEBHOOKS: SigningKey
 BACKOFF_UNSPECIFIED: Backoff
 BACKOFF_EXPONENTIAL: Backoff
 BACKOFF_LINEAR: Backoff
@@ -35,7 +83,7 @@ SIGNATURE_ALGORITHM_HMAC_SHA256_HEX: SignatureAlgorithm
 SIGNATURE_ALGORITHM_HMAC_SHA512_HEX: SignatureAlgorithm
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time")
+    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time", "profile", "unsigned")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +115,8 @@ class Subscription(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    UNSIGNED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -84,19 +134,80 @@ class Subscription(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    profile: DeliveryProfile
+    unsigned: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile: _Optional[_Union[DeliveryProfile, _Mapping]] = ..., unsigned: _Optional[bool] = ...) -> None: ...
+
+class DeliveryProfile(_message.Message):
+    __slots__ = ("preset", "body", "body_fields", "id_header", "timestamp_header", "timestamp_unit", "header_templates", "signatures")
+    class HeaderTemplatesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    ID_HEADER_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_HEADER_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_UNIT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    preset: str
+    body: BodyFormat
+    body_fields: _containers.RepeatedCompositeFieldContainer[BodyField]
+    id_header: str
+    timestamp_header: str
+    timestamp_unit: TimestampUnit
+    header_templates: _containers.ScalarMap[str, str]
+    signatures: _containers.RepeatedCompositeFieldContainer[SignatureRecipe]
+    def __init__(self, preset: _Optional[str] = ..., body: _Optional[_Union[BodyFormat, str]] = ..., body_fields: _Optional[_Iterable[_Union[BodyField, _Mapping]]] = ..., id_header: _Optional[str] = ..., timestamp_header: _Optional[str] = ..., timestamp_unit: _Optional[_Union[TimestampUnit, str]] = ..., header_templates: _Optional[_Mapping[str, str]] = ..., signatures: _Optional[_Iterable[_Union[SignatureRecipe, _Mapping]]] = ...) -> None: ...
+
+class BodyField(_message.Message):
+    __slots__ = ("name", "source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    source: str
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class SignatureRecipe(_message.Message):
+    __slots__ = ("header", "algorithm", "encoding", "key", "signed_content", "each", "separator", "value", "algorithm_header")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    EACH_FIELD_NUMBER: _ClassVar[int]
+    SEPARATOR_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_HEADER_FIELD_NUMBER: _ClassVar[int]
+    header: str
+    algorithm: MacAlgorithm
+    encoding: SignatureEncoding
+    key: SigningKey
+    signed_content: str
+    each: str
+    separator: str
+    value: str
+    algorithm_header: str
+    def __init__(self, header: _Optional[str] = ..., algorithm: _Optional[_Union[MacAlgorithm, str]] = ..., encoding: _Optional[_Union[SignatureEncoding, str]] = ..., key: _Optional[_Union[SigningKey, str]] = ..., signed_content: _Optional[str] = ..., each: _Optional[str] = ..., separator: _Optional[str] = ..., value: _Optional[str] = ..., algorithm_header: _Optional[str] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
-    __slots__ = ("max_attempts", "initial_delay", "max_delay", "backoff")
+    __slots__ = ("max_attempts", "initial_delay", "max_delay", "backoff", "jitter")
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     INITIAL_DELAY_FIELD_NUMBER: _ClassVar[int]
     MAX_DELAY_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    JITTER_FIELD_NUMBER: _ClassVar[int]
     max_attempts: int
     initial_delay: _duration_pb2.Duration
     max_delay: _duration_pb2.Duration
     backoff: Backoff
-    def __init__(self, max_attempts: _Optional[int] = ..., initial_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backoff: _Optional[_Union[Backoff, str]] = ...) -> None: ...
+    jitter: bool
+    def __init__(self, max_attempts: _Optional[int] = ..., initial_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backoff: _Optional[_Union[Backoff, str]] = ..., jitter: _Optional[bool] = ...) -> None: ...
 
 class SignatureProfile(_message.Message):
     __slots__ = ("header", "algorithm", "prefix", "algorithm_header")
@@ -213,3 +324,35 @@ class SendTestEventResponse(_message.Message):
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     attempt: _delivery_pb2.DeliveryAttempt
     def __init__(self, attempt: _Optional[_Union[_delivery_pb2.DeliveryAttempt, _Mapping]] = ...) -> None: ...
+
+class PreviewDeliveryRequest(_message.Message):
+    __slots__ = ("id", "subscription", "event", "test_secret")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    TEST_SECRET_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    subscription: Subscription
+    event: _event_pb2.Event
+    test_secret: str
+    def __init__(self, id: _Optional[str] = ..., subscription: _Optional[_Union[Subscription, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., test_secret: _Optional[str] = ...) -> None: ...
+
+class PreviewDeliveryResponse(_message.Message):
+    __slots__ = ("method", "url", "headers", "body")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    url: str
+    headers: _containers.RepeatedCompositeFieldContainer[HttpHeader]
+    body: bytes
+    def __init__(self, method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class HttpHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...

@@ -73,6 +73,11 @@ class SubscriptionServiceStub:
                 request_serializer=hookrelay_dot_v1_dot_subscription__pb2.SendTestEventRequest.SerializeToString,
                 response_deserializer=hookrelay_dot_v1_dot_subscription__pb2.SendTestEventResponse.FromString,
                 _registered_method=True)
+        self.PreviewDelivery = channel.unary_unary(
+                '/hookrelay.v1.SubscriptionService/PreviewDelivery',
+                request_serializer=hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryRequest.SerializeToString,
+                response_deserializer=hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -133,6 +138,16 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewDelivery(self, request, context):
+        """Returns the exact request (method, URL, headers, body bytes) that a
+        subscription, saved or not, would send for a sample event, without
+        sending anything. Signatures are shown only when computed with the
+        request's `test_secret`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +185,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.SendTestEvent,
                     request_deserializer=hookrelay_dot_v1_dot_subscription__pb2.SendTestEventRequest.FromString,
                     response_serializer=hookrelay_dot_v1_dot_subscription__pb2.SendTestEventResponse.SerializeToString,
+            ),
+            'PreviewDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewDelivery,
+                    request_deserializer=hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryRequest.FromString,
+                    response_serializer=hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -365,6 +385,33 @@ class SubscriptionService:
             '/hookrelay.v1.SubscriptionService/SendTestEvent',
             hookrelay_dot_v1_dot_subscription__pb2.SendTestEventRequest.SerializeToString,
             hookrelay_dot_v1_dot_subscription__pb2.SendTestEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookrelay.v1.SubscriptionService/PreviewDelivery',
+            hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryRequest.SerializeToString,
+            hookrelay_dot_v1_dot_subscription__pb2.PreviewDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,13 +8,15 @@ import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { DeliveryAttempt } from "./delivery_pb.js";
 import { file_hookrelay_v1_delivery } from "./delivery_pb.js";
+import type { Event } from "./event_pb.js";
+import { file_hookrelay_v1_event } from "./event_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hookrelay/v1/subscription.proto.
  */
 export const file_hookrelay_v1_subscription: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ob29rcmVsYXkvdjEvc3Vic2NyaXB0aW9uLnByb3RvEgxob29rcmVsYXkudjEilwUKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3VybBgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRINCgVzY29wZRgGIAEoCRIUCgdlbmFibGVkGAcgASgISACIAQESFwoPZGlzYWJsZWRfcmVhc29uGAggASgJEjgKB2hlYWRlcnMYCSADKAsyJy5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLkhlYWRlcnNFbnRyeRIvCgxyZXRyeV9wb2xpY3kYCiABKAsyGS5ob29rcmVsYXkudjEuUmV0cnlQb2xpY3kSMQoJc2lnbmF0dXJlGAsgASgLMh4uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVByb2ZpbGUSKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyYXRlX2xpbWl0GA0gASgNEg8KB29yZGVyZWQYDiABKAgSOgoIbWV0YWRhdGEYDyADKAsyKC5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQiqwEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoDRIwCg1pbml0aWFsX2RlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCW1heF9kZWxheRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgdiYWNrb2ZmGAQgASgOMhUuaG9va3JlbGF5LnYxLkJhY2tvZmYigQEKEFNpZ25hdHVyZVByb2ZpbGUSDgoGaGVhZGVyGAEgASgJEjMKCWFsZ29yaXRobRgCIAEoDjIgLmhvb2tyZWxheS52MS5TaWduYXR1cmVBbGdvcml0aG0SDgoGcHJlZml4GAMgASgJEhgKEGFsZ29yaXRobV9oZWFkZXIYBCABKAkiXQoZQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEg4KBnNlY3JldBgCIAEoCSJeChpDcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEg4KBnNlY3JldBgCIAEoCSIkChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIksKF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEjAKDHN1YnNjcmlwdGlvbhgBIAEoCzIaLmhvb2tyZWxheS52MS5TdWJzY3JpcHRpb24icgoYTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXNjb3BlGAMgASgJEhQKB2VuYWJsZWQYBCABKAhIAIgBAUIKCghfZW5hYmxlZCJnChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEjEKDXN1YnNjcmlwdGlvbnMYASADKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ+ChlVcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EjAKDHN1YnNjcmlwdGlvbhgBIAEoCzIaLmhvb2tyZWxheS52MS5TdWJzY3JpcHRpb24SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIk4KGlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEjAKDHN1YnNjcmlwdGlvbhgBIAEoCzIaLmhvb2tyZWxheS52MS5TdWJzY3JpcHRpb24iJwoZRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZSJpCh9Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCRIqCgdvdmVybGFwGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInMKIFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRI/ChtwcmV2aW91c19zZWNyZXRfZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkkKFFNlbmRUZXN0RXZlbnRSZXF1ZXN0EgoKAmlkGAEgASgJEiUKBGRhdGEYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkcKFVNlbmRUZXN0RXZlbnRSZXNwb25zZRIuCgdhdHRlbXB0GAEgASgLMh0uaG9va3JlbGF5LnYxLkRlbGl2ZXJ5QXR0ZW1wdCpiCgdCYWNrb2ZmEhcKE0JBQ0tPRkZfVU5TUEVDSUZJRUQQABIXChNCQUNLT0ZGX0VYUE9ORU5USUFMEAESEgoOQkFDS09GRl9MSU5FQVIQAhIRCg1CQUNLT0ZGX0ZJWEVEEAMqiwEKElNpZ25hdHVyZUFsZ29yaXRobRIjCh9TSUdOQVRVUkVfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASJwojU0lHTkFUVVJFX0FMR09SSVRITV9ITUFDX1NIQTI1Nl9IRVgQARInCiNTSUdOQVRVUkVfQUxHT1JJVEhNX0hNQUNfU0hBNTEyX0hFWBACMusFChNTdWJzY3JpcHRpb25TZXJ2aWNlEmcKEkNyZWF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEl4KD0dldFN1YnNjcmlwdGlvbhIkLmhvb2tyZWxheS52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiUuaG9va3JlbGF5LnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlEmQKEUxpc3RTdWJzY3JpcHRpb25zEiYuaG9va3JlbGF5LnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBonLmhvb2tyZWxheS52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEmcKElVwZGF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmcKEkRlbGV0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEnkKGFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldBItLmhvb2tyZWxheS52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0Gi4uaG9va3JlbGF5LnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlElgKDVNlbmRUZXN0RXZlbnQSIi5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIy5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookrelay_v1_delivery]);
+  fileDesc("Ch9ob29rcmVsYXkvdjEvc3Vic2NyaXB0aW9uLnByb3RvEgxob29rcmVsYXkudjEi2QUKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3VybBgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRINCgVzY29wZRgGIAEoCRIUCgdlbmFibGVkGAcgASgISACIAQESFwoPZGlzYWJsZWRfcmVhc29uGAggASgJEjgKB2hlYWRlcnMYCSADKAsyJy5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLkhlYWRlcnNFbnRyeRIvCgxyZXRyeV9wb2xpY3kYCiABKAsyGS5ob29rcmVsYXkudjEuUmV0cnlQb2xpY3kSMQoJc2lnbmF0dXJlGAsgASgLMh4uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVByb2ZpbGUSKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyYXRlX2xpbWl0GA0gASgNEg8KB29yZGVyZWQYDiABKAgSOgoIbWV0YWRhdGEYDyADKAsyKC5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdwcm9maWxlGBIgASgLMh0uaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZRIQCgh1bnNpZ25lZBgTIAEoCBouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQivwMKD0RlbGl2ZXJ5UHJvZmlsZRIOCgZwcmVzZXQYASABKAkSJgoEYm9keRgCIAEoDjIYLmhvb2tyZWxheS52MS5Cb2R5Rm9ybWF0EiwKC2JvZHlfZmllbGRzGAMgAygLMhcuaG9va3JlbGF5LnYxLkJvZHlGaWVsZBIWCglpZF9oZWFkZXIYBCABKAlIAIgBARIdChB0aW1lc3RhbXBfaGVhZGVyGAUgASgJSAGIAQESMwoOdGltZXN0YW1wX3VuaXQYBiABKA4yGy5ob29rcmVsYXkudjEuVGltZXN0YW1wVW5pdBJMChBoZWFkZXJfdGVtcGxhdGVzGAcgAygLMjIuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZS5IZWFkZXJUZW1wbGF0ZXNFbnRyeRIxCgpzaWduYXR1cmVzGAggAygLMh0uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVJlY2lwZRo2ChRIZWFkZXJUZW1wbGF0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgwKCl9pZF9oZWFkZXJCEwoRX3RpbWVzdGFtcF9oZWFkZXIiKQoJQm9keUZpZWxkEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJIowCCg9TaWduYXR1cmVSZWNpcGUSDgoGaGVhZGVyGAEgASgJEi0KCWFsZ29yaXRobRgCIAEoDjIaLmhvb2tyZWxheS52MS5NYWNBbGdvcml0aG0SMQoIZW5jb2RpbmcYAyABKA4yHy5ob29rcmVsYXkudjEuU2lnbmF0dXJlRW5jb2RpbmcSJQoDa2V5GAQgASgOMhguaG9va3JlbGF5LnYxLlNpZ25pbmdLZXkSFgoOc2lnbmVkX2NvbnRlbnQYBSABKAkSDAoEZWFjaBgGIAEoCRIRCglzZXBhcmF0b3IYByABKAkSDQoFdmFsdWUYCCABKAkSGAoQYWxnb3JpdGhtX2hlYWRlchgJIAEoCSLLAQoLUmV0cnlQb2xpY3kSFAoMbWF4X2F0dGVtcHRzGAEgASgNEjAKDWluaXRpYWxfZGVsYXkYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJbWF4X2RlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKB2JhY2tvZmYYBCABKA4yFS5ob29rcmVsYXkudjEuQmFja29mZhITCgZqaXR0ZXIYBSABKAhIAIgBAUIJCgdfaml0dGVyIoEBChBTaWduYXR1cmVQcm9maWxlEg4KBmhlYWRlchgBIAEoCRIzCglhbGdvcml0aG0YAiABKA4yIC5ob29rcmVsYXkudjEuU2lnbmF0dXJlQWxnb3JpdGhtEg4KBnByZWZpeBgDIAEoCRIYChBhbGdvcml0aG1faGVhZGVyGAQgASgJIl0KGUNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiXgoaQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiJAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJLChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uInIKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVzY29wZRgDIAEoCRIUCgdlbmFibGVkGAQgASgISACIAQFCCgoIX2VuYWJsZWQiZwoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIxCg1zdWJzY3JpcHRpb25zGAEgAygLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifgoZVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJOChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uIicKGURlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2UiaQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZzZWNyZXQYAiABKAkSKgoHb3ZlcmxhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChRTZW5kVGVzdEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJHChVTZW5kVGVzdEV2ZW50UmVzcG9uc2USLgoHYXR0ZW1wdBgBIAEoCzIdLmhvb2tyZWxheS52MS5EZWxpdmVyeUF0dGVtcHQijwEKFlByZXZpZXdEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkSMAoMc3Vic2NyaXB0aW9uGAIgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIiCgVldmVudBgDIAEoCzITLmhvb2tyZWxheS52MS5FdmVudBITCgt0ZXN0X3NlY3JldBgEIAEoCSJvChdQcmV2aWV3RGVsaXZlcnlSZXNwb25zZRIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJEikKB2hlYWRlcnMYAyADKAsyGC5ob29rcmVsYXkudjEuSHR0cEhlYWRlchIMCgRib2R5GAQgASgMIikKCkh0dHBIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSpxCgpCb2R5Rm9ybWF0EhsKF0JPRFlfRk9STUFUX1VOU1BFQ0lGSUVEEAASGAoUQk9EWV9GT1JNQVRfRU5WRUxPUEUQARIUChBCT0RZX0ZPUk1BVF9EQVRBEAISFgoSQk9EWV9GT1JNQVRfRklFTERTEAMqbAoNVGltZXN0YW1wVW5pdBIeChpUSU1FU1RBTVBfVU5JVF9VTlNQRUNJRklFRBAAEhoKFlRJTUVTVEFNUF9VTklUX1NFQ09ORFMQARIfChtUSU1FU1RBTVBfVU5JVF9NSUxMSVNFQ09ORFMQAiprCgxNYWNBbGdvcml0aG0SHQoZTUFDX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEh0KGU1BQ19BTEdPUklUSE1fSE1BQ19TSEEyNTYQARIdChlNQUNfQUxHT1JJVEhNX0hNQUNfU0hBNTEyEAIqcgoRU2lnbmF0dXJlRW5jb2RpbmcSIgoeU0lHTkFUVVJFX0VOQ09ESU5HX1VOU1BFQ0lGSUVEEAASGgoWU0lHTkFUVVJFX0VOQ09ESU5HX0hFWBABEh0KGVNJR05BVFVSRV9FTkNPRElOR19CQVNFNjQQAiphCgpTaWduaW5nS2V5EhsKF1NJR05JTkdfS0VZX1VOU1BFQ0lGSUVEEAASEwoPU0lHTklOR19LRVlfUkFXEAESIQodU0lHTklOR19LRVlfU1RBTkRBUkRfV0VCSE9PS1MQAipiCgdCYWNrb2ZmEhcKE0JBQ0tPRkZfVU5TUEVDSUZJRUQQABIXChNCQUNLT0ZGX0VYUE9ORU5USUFMEAESEgoOQkFDS09GRl9MSU5FQVIQAhIRCg1CQUNLT0ZGX0ZJWEVEEAMqiwEKElNpZ25hdHVyZUFsZ29yaXRobRIjCh9TSUdOQVRVUkVfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASJwojU0lHTkFUVVJFX0FMR09SSVRITV9ITUFDX1NIQTI1Nl9IRVgQARInCiNTSUdOQVRVUkVfQUxHT1JJVEhNX0hNQUNfU0hBNTEyX0hFWBACMssGChNTdWJzY3JpcHRpb25TZXJ2aWNlEmcKEkNyZWF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEl4KD0dldFN1YnNjcmlwdGlvbhIkLmhvb2tyZWxheS52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiUuaG9va3JlbGF5LnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlEmQKEUxpc3RTdWJzY3JpcHRpb25zEiYuaG9va3JlbGF5LnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBonLmhvb2tyZWxheS52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEmcKElVwZGF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmcKEkRlbGV0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEnkKGFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldBItLmhvb2tyZWxheS52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0Gi4uaG9va3JlbGF5LnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlElgKDVNlbmRUZXN0RXZlbnQSIi5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIy5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlc3BvbnNlEl4KD1ByZXZpZXdEZWxpdmVyeRIkLmhvb2tyZWxheS52MS5QcmV2aWV3RGVsaXZlcnlSZXF1ZXN0GiUuaG9va3JlbGF5LnYxLlByZXZpZXdEZWxpdmVyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookrelay_v1_delivery, file_hookrelay_v1_event]);
 
 /**
  * A webhook endpoint together with the events it receives and delivery settings.
@@ -145,6 +147,24 @@ export type Subscription = Message<"hookrelay.v1.Subscription"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 17;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * What receivers see: body, header names and signature recipes. Unset
+   * means the `standard-webhooks` preset (hookrelay's envelope, signed per
+   * the Standard Webhooks specification).
+   *
+   * @generated from field: hookrelay.v1.DeliveryProfile profile = 18;
+   */
+  profile?: DeliveryProfile | undefined;
+
+  /**
+   * True when the subscription has no secret, so its requests carry no
+   * signature. Set on create only; RotateSubscriptionSecret gives it a
+   * secret and makes it signed.
+   *
+   * @generated from field: bool unsigned = 19;
+   */
+  unsigned: boolean;
 };
 
 /**
@@ -153,6 +173,198 @@ export type Subscription = Message<"hookrelay.v1.Subscription"> & {
  */
 export const SubscriptionSchema: GenMessage<Subscription> = /*@__PURE__*/
   messageDesc(file_hookrelay_v1_subscription, 0);
+
+/**
+ * A declarative description of the request a receiver gets. Start from a
+ * preset and override what differs; every field is validated on create and
+ * update, and no user code runs in the server.
+ *
+ * @generated from message hookrelay.v1.DeliveryProfile
+ */
+export type DeliveryProfile = Message<"hookrelay.v1.DeliveryProfile"> & {
+  /**
+   * A built-in preset (`standard-webhooks`, `github`, `stripe`, `shopify`,
+   * `slack`) or a name saved with SaveDeliveryProfile; empty means
+   * `standard-webhooks`. The fields below override it.
+   *
+   * @generated from field: string preset = 1;
+   */
+  preset: string;
+
+  /**
+   * The body; unspecified keeps the preset's.
+   *
+   * @generated from field: hookrelay.v1.BodyFormat body = 2;
+   */
+  body: BodyFormat;
+
+  /**
+   * With BODY_FORMAT_FIELDS: the body's fields, in order.
+   *
+   * @generated from field: repeated hookrelay.v1.BodyField body_fields = 3;
+   */
+  bodyFields: BodyField[];
+
+  /**
+   * Header carrying the event id; unset keeps the preset's, empty sends none.
+   *
+   * @generated from field: optional string id_header = 4;
+   */
+  idHeader?: string | undefined;
+
+  /**
+   * Header carrying the attempt's timestamp; unset keeps the preset's,
+   * empty sends none.
+   *
+   * @generated from field: optional string timestamp_header = 5;
+   */
+  timestampHeader?: string | undefined;
+
+  /**
+   * Unit of the timestamp header and of `{ts}` in signatures.
+   *
+   * @generated from field: hookrelay.v1.TimestampUnit timestamp_unit = 6;
+   */
+  timestampUnit: TimestampUnit;
+
+  /**
+   * Extra headers whose values are templates of `{id}`, `{type}`,
+   * `{scope}` and `{ts}`, e.g. `X-GitHub-Event: {type}`.
+   *
+   * @generated from field: map<string, string> header_templates = 7;
+   */
+  headerTemplates: { [key: string]: string };
+
+  /**
+   * The signature headers; empty keeps the preset's.
+   *
+   * @generated from field: repeated hookrelay.v1.SignatureRecipe signatures = 8;
+   */
+  signatures: SignatureRecipe[];
+};
+
+/**
+ * Describes the message hookrelay.v1.DeliveryProfile.
+ * Use `create(DeliveryProfileSchema)` to create a new message.
+ */
+export const DeliveryProfileSchema: GenMessage<DeliveryProfile> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 1);
+
+/**
+ * One field of a declared body.
+ *
+ * @generated from message hookrelay.v1.BodyField
+ */
+export type BodyField = Message<"hookrelay.v1.BodyField"> & {
+  /**
+   * The field's name in the body; empty for `source: "attributes"`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Where its value comes from: `id`, `type`, `scope`, `timestamp` (RFC
+   * 3339), `timestamp_unix` (seconds, a number), `timestamp_unix_ms`,
+   * `data`, `metadata`, `attributes.<name>` (one publisher attribute) or
+   * `attributes` (all of them, lifted to the top level).
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message hookrelay.v1.BodyField.
+ * Use `create(BodyFieldSchema)` to create a new message.
+ */
+export const BodyFieldSchema: GenMessage<BodyField> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 2);
+
+/**
+ * One signature header: an HMAC of a signed string, encoded, in a value form.
+ *
+ * @generated from message hookrelay.v1.SignatureRecipe
+ */
+export type SignatureRecipe = Message<"hookrelay.v1.SignatureRecipe"> & {
+  /**
+   * The header's name, e.g. `X-Hub-Signature-256`. Required.
+   *
+   * @generated from field: string header = 1;
+   */
+  header: string;
+
+  /**
+   * The MAC; unspecified means HMAC-SHA256.
+   *
+   * @generated from field: hookrelay.v1.MacAlgorithm algorithm = 2;
+   */
+  algorithm: MacAlgorithm;
+
+  /**
+   * The digest's encoding; unspecified means lowercase hex.
+   *
+   * @generated from field: hookrelay.v1.SignatureEncoding encoding = 3;
+   */
+  encoding: SignatureEncoding;
+
+  /**
+   * Which bytes key the HMAC; unspecified means the secret's raw bytes.
+   *
+   * @generated from field: hookrelay.v1.SigningKey key = 4;
+   */
+  key: SigningKey;
+
+  /**
+   * What is signed, from `{id}`, `{ts}` and `{body}`; default `{body}`.
+   * Standard Webhooks: `{id}.{ts}.{body}`; Stripe: `{ts}.{body}`; Slack:
+   * `v0:{ts}:{body}`.
+   *
+   * @generated from field: string signed_content = 5;
+   */
+  signedContent: string;
+
+  /**
+   * One signature's form, containing `{sig}`; default `{sig}`, e.g.
+   * `sha256={sig}`, `v1,{sig}`, `v1={sig}`.
+   *
+   * @generated from field: string each = 6;
+   */
+  each: string;
+
+  /**
+   * Joins the signatures made with each valid secret during a rotation
+   * overlap (Standard Webhooks: " ", Stripe: ","). Empty means the header
+   * carries one signature: during an overlap it is made with the previous
+   * secret, which receivers hold, until the overlap ends.
+   *
+   * @generated from field: string separator = 7;
+   */
+  separator: string;
+
+  /**
+   * The whole header value, containing `{sigs}`; default `{sigs}`.
+   * Stripe: `t={ts},{sigs}`.
+   *
+   * @generated from field: string value = 8;
+   */
+  value: string;
+
+  /**
+   * Optional header naming the algorithm (`sha256`, `sha512`), e.g.
+   * `X-Webhook-Hmac-Algorithm`; sent only with the signature.
+   *
+   * @generated from field: string algorithm_header = 9;
+   */
+  algorithmHeader: string;
+};
+
+/**
+ * Describes the message hookrelay.v1.SignatureRecipe.
+ * Use `create(SignatureRecipeSchema)` to create a new message.
+ */
+export const SignatureRecipeSchema: GenMessage<SignatureRecipe> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 3);
 
 /**
  * Retry behaviour for failed delivery attempts. Unset or zero fields use server defaults.
@@ -187,6 +399,15 @@ export type RetryPolicy = Message<"hookrelay.v1.RetryPolicy"> & {
    * @generated from field: hookrelay.v1.Backoff backoff = 4;
    */
   backoff: Backoff;
+
+  /**
+   * Whether each delay varies randomly by up to 20% so that many failing
+   * deliveries do not retry in lockstep. Unset means true; false gives the
+   * exact schedule (e.g. 2 s, 4 s, 8 s, ...).
+   *
+   * @generated from field: optional bool jitter = 5;
+   */
+  jitter?: boolean | undefined;
 };
 
 /**
@@ -194,7 +415,7 @@ export type RetryPolicy = Message<"hookrelay.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 1);
+  messageDesc(file_hookrelay_v1_subscription, 4);
 
 /**
  * An extra signature header sent besides `webhook-signature`, for receivers that
@@ -239,7 +460,7 @@ export type SignatureProfile = Message<"hookrelay.v1.SignatureProfile"> & {
  * Use `create(SignatureProfileSchema)` to create a new message.
  */
 export const SignatureProfileSchema: GenMessage<SignatureProfile> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 2);
+  messageDesc(file_hookrelay_v1_subscription, 5);
 
 /**
  * Request for SubscriptionService.CreateSubscription.
@@ -255,8 +476,12 @@ export type CreateSubscriptionRequest = Message<"hookrelay.v1.CreateSubscription
   subscription?: Subscription | undefined;
 
   /**
-   * Optional caller-chosen signing secret of at least 24 bytes; if empty a
-   * `whsec_` secret is generated.
+   * Optional caller-chosen signing secret. It is stored encrypted and never
+   * returned by any call. At least 24 bytes (and valid `whsec_` base64 if so
+   * prefixed) when a signature uses Standard Webhooks keys; at least 16
+   * bytes, used as typed, when every signature is keyed on the raw string.
+   * If empty (and `subscription.unsigned` is false) a `whsec_` secret is
+   * generated and returned once.
    *
    * @generated from field: string secret = 2;
    */
@@ -268,7 +493,7 @@ export type CreateSubscriptionRequest = Message<"hookrelay.v1.CreateSubscription
  * Use `create(CreateSubscriptionRequestSchema)` to create a new message.
  */
 export const CreateSubscriptionRequestSchema: GenMessage<CreateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 3);
+  messageDesc(file_hookrelay_v1_subscription, 6);
 
 /**
  * Response for SubscriptionService.CreateSubscription.
@@ -284,7 +509,8 @@ export type CreateSubscriptionResponse = Message<"hookrelay.v1.CreateSubscriptio
   subscription?: Subscription | undefined;
 
   /**
-   * The signing secret. This is the only time it is returned; store it safely.
+   * The generated signing secret: returned this once; store it safely.
+   * Empty when the caller supplied the secret or the subscription is unsigned.
    *
    * @generated from field: string secret = 2;
    */
@@ -296,7 +522,7 @@ export type CreateSubscriptionResponse = Message<"hookrelay.v1.CreateSubscriptio
  * Use `create(CreateSubscriptionResponseSchema)` to create a new message.
  */
 export const CreateSubscriptionResponseSchema: GenMessage<CreateSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 4);
+  messageDesc(file_hookrelay_v1_subscription, 7);
 
 /**
  * Request for SubscriptionService.GetSubscription.
@@ -317,7 +543,7 @@ export type GetSubscriptionRequest = Message<"hookrelay.v1.GetSubscriptionReques
  * Use `create(GetSubscriptionRequestSchema)` to create a new message.
  */
 export const GetSubscriptionRequestSchema: GenMessage<GetSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 5);
+  messageDesc(file_hookrelay_v1_subscription, 8);
 
 /**
  * Response for SubscriptionService.GetSubscription.
@@ -338,7 +564,7 @@ export type GetSubscriptionResponse = Message<"hookrelay.v1.GetSubscriptionRespo
  * Use `create(GetSubscriptionResponseSchema)` to create a new message.
  */
 export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 6);
+  messageDesc(file_hookrelay_v1_subscription, 9);
 
 /**
  * Request for SubscriptionService.ListSubscriptions.
@@ -380,7 +606,7 @@ export type ListSubscriptionsRequest = Message<"hookrelay.v1.ListSubscriptionsRe
  * Use `create(ListSubscriptionsRequestSchema)` to create a new message.
  */
 export const ListSubscriptionsRequestSchema: GenMessage<ListSubscriptionsRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 7);
+  messageDesc(file_hookrelay_v1_subscription, 10);
 
 /**
  * Response for SubscriptionService.ListSubscriptions.
@@ -408,7 +634,7 @@ export type ListSubscriptionsResponse = Message<"hookrelay.v1.ListSubscriptionsR
  * Use `create(ListSubscriptionsResponseSchema)` to create a new message.
  */
 export const ListSubscriptionsResponseSchema: GenMessage<ListSubscriptionsResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 8);
+  messageDesc(file_hookrelay_v1_subscription, 11);
 
 /**
  * Request for SubscriptionService.UpdateSubscription.
@@ -438,7 +664,7 @@ export type UpdateSubscriptionRequest = Message<"hookrelay.v1.UpdateSubscription
  * Use `create(UpdateSubscriptionRequestSchema)` to create a new message.
  */
 export const UpdateSubscriptionRequestSchema: GenMessage<UpdateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 9);
+  messageDesc(file_hookrelay_v1_subscription, 12);
 
 /**
  * Response for SubscriptionService.UpdateSubscription.
@@ -459,7 +685,7 @@ export type UpdateSubscriptionResponse = Message<"hookrelay.v1.UpdateSubscriptio
  * Use `create(UpdateSubscriptionResponseSchema)` to create a new message.
  */
 export const UpdateSubscriptionResponseSchema: GenMessage<UpdateSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 10);
+  messageDesc(file_hookrelay_v1_subscription, 13);
 
 /**
  * Request for SubscriptionService.DeleteSubscription.
@@ -480,7 +706,7 @@ export type DeleteSubscriptionRequest = Message<"hookrelay.v1.DeleteSubscription
  * Use `create(DeleteSubscriptionRequestSchema)` to create a new message.
  */
 export const DeleteSubscriptionRequestSchema: GenMessage<DeleteSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 11);
+  messageDesc(file_hookrelay_v1_subscription, 14);
 
 /**
  * Response for SubscriptionService.DeleteSubscription. Intentionally empty.
@@ -495,7 +721,7 @@ export type DeleteSubscriptionResponse = Message<"hookrelay.v1.DeleteSubscriptio
  * Use `create(DeleteSubscriptionResponseSchema)` to create a new message.
  */
 export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 12);
+  messageDesc(file_hookrelay_v1_subscription, 15);
 
 /**
  * Request for SubscriptionService.RotateSubscriptionSecret.
@@ -511,8 +737,8 @@ export type RotateSubscriptionSecretRequest = Message<"hookrelay.v1.RotateSubscr
   id: string;
 
   /**
-   * Optional caller-chosen new secret of at least 24 bytes; if empty a `whsec_`
-   * secret is generated.
+   * Optional caller-chosen new secret (the same rules as on create); it is
+   * never returned. If empty a `whsec_` secret is generated.
    *
    * @generated from field: string secret = 2;
    */
@@ -532,7 +758,7 @@ export type RotateSubscriptionSecretRequest = Message<"hookrelay.v1.RotateSubscr
  * Use `create(RotateSubscriptionSecretRequestSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretRequestSchema: GenMessage<RotateSubscriptionSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 13);
+  messageDesc(file_hookrelay_v1_subscription, 16);
 
 /**
  * Response for SubscriptionService.RotateSubscriptionSecret.
@@ -541,7 +767,8 @@ export const RotateSubscriptionSecretRequestSchema: GenMessage<RotateSubscriptio
  */
 export type RotateSubscriptionSecretResponse = Message<"hookrelay.v1.RotateSubscriptionSecretResponse"> & {
   /**
-   * The new signing secret. This is the only time it is returned.
+   * The generated signing secret, returned only this once; empty when the
+   * caller supplied it.
    *
    * @generated from field: string secret = 1;
    */
@@ -560,7 +787,7 @@ export type RotateSubscriptionSecretResponse = Message<"hookrelay.v1.RotateSubsc
  * Use `create(RotateSubscriptionSecretResponseSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretResponseSchema: GenMessage<RotateSubscriptionSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 14);
+  messageDesc(file_hookrelay_v1_subscription, 17);
 
 /**
  * Request for SubscriptionService.SendTestEvent.
@@ -588,7 +815,7 @@ export type SendTestEventRequest = Message<"hookrelay.v1.SendTestEventRequest"> 
  * Use `create(SendTestEventRequestSchema)` to create a new message.
  */
 export const SendTestEventRequestSchema: GenMessage<SendTestEventRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 15);
+  messageDesc(file_hookrelay_v1_subscription, 18);
 
 /**
  * Response for SubscriptionService.SendTestEvent.
@@ -609,7 +836,302 @@ export type SendTestEventResponse = Message<"hookrelay.v1.SendTestEventResponse"
  * Use `create(SendTestEventResponseSchema)` to create a new message.
  */
 export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 16);
+  messageDesc(file_hookrelay_v1_subscription, 19);
+
+/**
+ * Request for SubscriptionService.PreviewDelivery.
+ *
+ * @generated from message hookrelay.v1.PreviewDeliveryRequest
+ */
+export type PreviewDeliveryRequest = Message<"hookrelay.v1.PreviewDeliveryRequest"> & {
+  /**
+   * A saved subscription to preview ("sub_..."); or leave empty and give
+   * `subscription`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * An unsaved subscription (at least `url`; `profile` and `headers` as on
+   * create), to check a contract before creating it.
+   *
+   * @generated from field: hookrelay.v1.Subscription subscription = 2;
+   */
+  subscription?: Subscription | undefined;
+
+  /**
+   * The sample event: `type`, `data` or `data_json`, `scope`, `metadata`,
+   * `attributes`; `id` defaults to a new one and the type to `hookrelay.test`.
+   *
+   * @generated from field: hookrelay.v1.Event event = 3;
+   */
+  event?: Event | undefined;
+
+  /**
+   * If set, signatures are computed with this secret so they can be
+   * checked; otherwise signature headers show `<redacted>`.
+   *
+   * @generated from field: string test_secret = 4;
+   */
+  testSecret: string;
+};
+
+/**
+ * Describes the message hookrelay.v1.PreviewDeliveryRequest.
+ * Use `create(PreviewDeliveryRequestSchema)` to create a new message.
+ */
+export const PreviewDeliveryRequestSchema: GenMessage<PreviewDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 20);
+
+/**
+ * Response for SubscriptionService.PreviewDelivery.
+ *
+ * @generated from message hookrelay.v1.PreviewDeliveryResponse
+ */
+export type PreviewDeliveryResponse = Message<"hookrelay.v1.PreviewDeliveryResponse"> & {
+  /**
+   * Always POST.
+   *
+   * @generated from field: string method = 1;
+   */
+  method: string;
+
+  /**
+   * The endpoint URL.
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * The request headers, in the order they are sent.
+   *
+   * @generated from field: repeated hookrelay.v1.HttpHeader headers = 3;
+   */
+  headers: HttpHeader[];
+
+  /**
+   * The exact body bytes.
+   *
+   * @generated from field: bytes body = 4;
+   */
+  body: Uint8Array;
+};
+
+/**
+ * Describes the message hookrelay.v1.PreviewDeliveryResponse.
+ * Use `create(PreviewDeliveryResponseSchema)` to create a new message.
+ */
+export const PreviewDeliveryResponseSchema: GenMessage<PreviewDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 21);
+
+/**
+ * One HTTP header.
+ *
+ * @generated from message hookrelay.v1.HttpHeader
+ */
+export type HttpHeader = Message<"hookrelay.v1.HttpHeader"> & {
+  /**
+   * Header name, lowercase.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Header value.
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message hookrelay.v1.HttpHeader.
+ * Use `create(HttpHeaderSchema)` to create a new message.
+ */
+export const HttpHeaderSchema: GenMessage<HttpHeader> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 22);
+
+/**
+ * What the request body is.
+ *
+ * @generated from enum hookrelay.v1.BodyFormat
+ */
+export enum BodyFormat {
+  /**
+   * Not set: the preset's body.
+   *
+   * @generated from enum value: BODY_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * hookrelay's envelope {"id","type","timestamp","scope","data","metadata"}.
+   *
+   * @generated from enum value: BODY_FORMAT_ENVELOPE = 1;
+   */
+  ENVELOPE = 1,
+
+  /**
+   * The event's data object alone, byte for byte as published.
+   *
+   * @generated from enum value: BODY_FORMAT_DATA = 2;
+   */
+  DATA = 2,
+
+  /**
+   * The fields listed in `body_fields`.
+   *
+   * @generated from enum value: BODY_FORMAT_FIELDS = 3;
+   */
+  FIELDS = 3,
+}
+
+/**
+ * Describes the enum hookrelay.v1.BodyFormat.
+ */
+export const BodyFormatSchema: GenEnum<BodyFormat> = /*@__PURE__*/
+  enumDesc(file_hookrelay_v1_subscription, 0);
+
+/**
+ * Unit of a timestamp header.
+ *
+ * @generated from enum hookrelay.v1.TimestampUnit
+ */
+export enum TimestampUnit {
+  /**
+   * Not set: the preset's unit (seconds for every built-in preset).
+   *
+   * @generated from enum value: TIMESTAMP_UNIT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Unix seconds.
+   *
+   * @generated from enum value: TIMESTAMP_UNIT_SECONDS = 1;
+   */
+  SECONDS = 1,
+
+  /**
+   * Unix milliseconds.
+   *
+   * @generated from enum value: TIMESTAMP_UNIT_MILLISECONDS = 2;
+   */
+  MILLISECONDS = 2,
+}
+
+/**
+ * Describes the enum hookrelay.v1.TimestampUnit.
+ */
+export const TimestampUnitSchema: GenEnum<TimestampUnit> = /*@__PURE__*/
+  enumDesc(file_hookrelay_v1_subscription, 1);
+
+/**
+ * A signature recipe's MAC.
+ *
+ * @generated from enum hookrelay.v1.MacAlgorithm
+ */
+export enum MacAlgorithm {
+  /**
+   * Not set: HMAC-SHA256.
+   *
+   * @generated from enum value: MAC_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * HMAC-SHA256.
+   *
+   * @generated from enum value: MAC_ALGORITHM_HMAC_SHA256 = 1;
+   */
+  HMAC_SHA256 = 1,
+
+  /**
+   * HMAC-SHA512.
+   *
+   * @generated from enum value: MAC_ALGORITHM_HMAC_SHA512 = 2;
+   */
+  HMAC_SHA512 = 2,
+}
+
+/**
+ * Describes the enum hookrelay.v1.MacAlgorithm.
+ */
+export const MacAlgorithmSchema: GenEnum<MacAlgorithm> = /*@__PURE__*/
+  enumDesc(file_hookrelay_v1_subscription, 2);
+
+/**
+ * How a signature digest is written.
+ *
+ * @generated from enum hookrelay.v1.SignatureEncoding
+ */
+export enum SignatureEncoding {
+  /**
+   * Not set: hex.
+   *
+   * @generated from enum value: SIGNATURE_ENCODING_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Lowercase hex.
+   *
+   * @generated from enum value: SIGNATURE_ENCODING_HEX = 1;
+   */
+  HEX = 1,
+
+  /**
+   * Standard base64 with padding.
+   *
+   * @generated from enum value: SIGNATURE_ENCODING_BASE64 = 2;
+   */
+  BASE64 = 2,
+}
+
+/**
+ * Describes the enum hookrelay.v1.SignatureEncoding.
+ */
+export const SignatureEncodingSchema: GenEnum<SignatureEncoding> = /*@__PURE__*/
+  enumDesc(file_hookrelay_v1_subscription, 3);
+
+/**
+ * Which bytes of the secret key a signature's HMAC.
+ *
+ * @generated from enum hookrelay.v1.SigningKey
+ */
+export enum SigningKey {
+  /**
+   * Not set: the raw string.
+   *
+   * @generated from enum value: SIGNING_KEY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The secret's UTF-8 bytes exactly as the subscriber holds it (GitHub,
+   * Stripe, Shopify, Slack). Such secrets may be as short as 16 bytes.
+   *
+   * @generated from enum value: SIGNING_KEY_RAW = 1;
+   */
+  RAW = 1,
+
+  /**
+   * The base64-decoded part after `whsec_`, as the Standard Webhooks
+   * libraries expect.
+   *
+   * @generated from enum value: SIGNING_KEY_STANDARD_WEBHOOKS = 2;
+   */
+  STANDARD_WEBHOOKS = 2,
+}
+
+/**
+ * Describes the enum hookrelay.v1.SigningKey.
+ */
+export const SigningKeySchema: GenEnum<SigningKey> = /*@__PURE__*/
+  enumDesc(file_hookrelay_v1_subscription, 4);
 
 /**
  * Growth strategy for the delay between delivery retries.
@@ -650,7 +1172,7 @@ export enum Backoff {
  * Describes the enum hookrelay.v1.Backoff.
  */
 export const BackoffSchema: GenEnum<Backoff> = /*@__PURE__*/
-  enumDesc(file_hookrelay_v1_subscription, 0);
+  enumDesc(file_hookrelay_v1_subscription, 5);
 
 /**
  * HMAC algorithm for a SignatureProfile.
@@ -684,7 +1206,7 @@ export enum SignatureAlgorithm {
  * Describes the enum hookrelay.v1.SignatureAlgorithm.
  */
 export const SignatureAlgorithmSchema: GenEnum<SignatureAlgorithm> = /*@__PURE__*/
-  enumDesc(file_hookrelay_v1_subscription, 1);
+  enumDesc(file_hookrelay_v1_subscription, 6);
 
 /**
  * Manages webhook subscriptions: which events are sent to which endpoint, and how.
@@ -766,6 +1288,19 @@ export const SubscriptionService: GenService<{
     methodKind: "unary";
     input: typeof SendTestEventRequestSchema;
     output: typeof SendTestEventResponseSchema;
+  },
+  /**
+   * Returns the exact request (method, URL, headers, body bytes) that a
+   * subscription, saved or not, would send for a sample event, without
+   * sending anything. Signatures are shown only when computed with the
+   * request's `test_secret`.
+   *
+   * @generated from rpc hookrelay.v1.SubscriptionService.PreviewDelivery
+   */
+  previewDelivery: {
+    methodKind: "unary";
+    input: typeof PreviewDeliveryRequestSchema;
+    output: typeof PreviewDeliveryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookrelay_v1_subscription, 0);
