@@ -9,6 +9,7 @@ use common::process::free_port;
 use base64::Engine;
 use common::delivering::*;
 use common::receiver::{Received, Reply, TestReceiver, verify_standard};
+use common::script_receiver::ScriptReceiver;
 use common::{Backend, assert_status, wait_until};
 use hmac::Hmac;
 use hookrelay::proto::{
@@ -16,10 +17,9 @@ use hookrelay::proto::{
     RetryDeliveryRequest, SignatureAlgorithm, SignatureProfile, Subscription,
 };
 use std::collections::{BTreeMap, HashSet};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
 // ---------------------------------------------------------------------------
@@ -200,106 +200,6 @@ async fn signed_delivery(backend: Backend) {
 // 2. The official Standard Webhooks library (Python) accepts what we send.
 // ---------------------------------------------------------------------------
 
-/// `tests/receivers/standardwebhooks_receiver.py`, running.
-struct PythonVerifier {
-    child: tokio::process::Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl PythonVerifier {
-    async fn start(port: u16, secret: &str) -> Self {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/receivers/standardwebhooks_receiver.py"
-        );
-        common::tools::require_python_module("standardwebhooks", "standardwebhooks");
-        let mut child = common::tools::async_command("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .env("WEBHOOK_SECRET", secret)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "starting python3 failed ({err}): this test needs python3 with the \
-                     standardwebhooks package; run `{}`",
-                    common::tools::SETUP
-                )
-            });
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().unwrap();
-        tokio::spawn({
-            let lines = Arc::clone(&lines);
-            async move {
-                let mut reader = BufReader::new(stdout).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    lines.lock().unwrap().push(line);
-                }
-            }
-        });
-        let mut err_pipe = child.stderr.take().unwrap();
-        tokio::spawn({
-            let stderr = Arc::clone(&stderr);
-            async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = err_pipe.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    stderr
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
-        let mut verifier = Self {
-            child,
-            lines,
-            stderr,
-        };
-        let started = Instant::now();
-        loop {
-            if verifier.lines().iter().any(|l| l.starts_with("LISTENING")) {
-                return verifier;
-            }
-            if let Some(status) = verifier.child.try_wait().unwrap() {
-                // Let the stderr reader catch up before reporting.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                panic!(
-                    "the Python Standard Webhooks receiver exited ({status}) before listening \
-                     (its packages come from `{}`). stderr:\n{}",
-                    common::tools::SETUP,
-                    verifier.stderr.lock().unwrap()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the Python receiver did not start listening within 15 s; stderr:\n{}",
-                verifier.stderr.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    fn with_prefix(&self, prefix: &str) -> Vec<String> {
-        self.lines()
-            .into_iter()
-            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
-            .collect()
-    }
-}
-
 /// A bare HTTP/1.1 POST; returns the status code.
 async fn raw_post(port: u16, headers: &[(&str, String)], body: &str) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -333,7 +233,17 @@ async fn standard_webhooks_library_verifies(backend: Backend) {
         subscription_to(format!("http://127.0.0.1:{port}/webhooks")),
     )
     .await;
-    let verifier = PythonVerifier::start(port, &secret).await;
+    common::tools::require_python_module("standardwebhooks", "standardwebhooks");
+    let verifier = ScriptReceiver::start(
+        "python3",
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/receivers/standardwebhooks_receiver.py"
+        )),
+        port,
+        Some(&secret),
+    )
+    .await;
 
     // The verifier does reject: a request signed with another key fails.
     let forged = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);

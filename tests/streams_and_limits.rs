@@ -380,6 +380,7 @@ async fn send_test_event_makes_one_signed_unrecorded_attempt(backend: Backend) {
         .send_test_event(app.req(SendTestEventRequest {
             id: sub.id.clone(),
             data: None,
+            attributes: None,
         }))
         .await
         .expect("send a test event")
@@ -418,6 +419,7 @@ async fn send_test_event_makes_one_signed_unrecorded_attempt(backend: Backend) {
         .send_test_event(app.req(SendTestEventRequest {
             id: failing_sub.id.clone(),
             data: None,
+            attributes: None,
         }))
         .await
         .expect("a failing endpoint still answers OK")
@@ -432,6 +434,7 @@ async fn send_test_event_makes_one_signed_unrecorded_attempt(backend: Backend) {
         .send_test_event(app.req(SendTestEventRequest {
             id: "sub_01J00000000000000000000000".to_owned(),
             data: None,
+            attributes: None,
         }))
         .await
         .expect_err("unknown subscription");
@@ -445,6 +448,7 @@ async fn send_test_event_makes_one_signed_unrecorded_attempt(backend: Backend) {
             SendTestEventRequest {
                 id: sub.id.clone(),
                 data: None,
+                attributes: None,
             },
         ))
         .await

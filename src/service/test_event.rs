@@ -52,7 +52,8 @@ pub struct TestAttempt {
 }
 
 /// Sends a test event to the caller's subscription `id`, signed with the
-/// secrets that sign now; `data` (JSON object text) defaults to a greeting.
+/// secrets that sign now; `data` (JSON object text) defaults to a greeting,
+/// `attributes` (JSON object text) to none.
 pub async fn send_test_event<C: Connection>(
     db: &C,
     cipher: &SecretCipher,
@@ -60,6 +61,7 @@ pub async fn send_test_event<C: Connection>(
     caller: &Caller,
     id: &str,
     data: Option<String>,
+    attributes: Option<String>,
 ) -> Result<TestAttempt, ServiceError> {
     let data = data.unwrap_or_else(|| DEFAULT_TEST_DATA.to_owned());
     caller.require(Capability::Manage)?;
@@ -78,7 +80,7 @@ pub async fn send_test_event<C: Connection>(
         scope: spec.scope.as_ref().map(|s| s.as_str()),
         data: &data,
         metadata: "{}",
-        attributes: None,
+        attributes: attributes.as_deref(),
     };
     let request = OutgoingRequest::build(&spec, &profile, &secrets, &event, now);
     let create_time = now_micros();

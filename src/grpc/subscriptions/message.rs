@@ -51,7 +51,7 @@ pub(super) fn spec_from_pb(
     let timeout = v.check("subscription.timeout", timeout(input.timeout.as_ref()));
     let rate_limit = v.check("subscription.rate_limit", rate_limit(input.rate_limit));
     let metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v);
-    let profile = profile_from_pb(input.profile, &mut v);
+    let profile = profile_from_pb(input.profile);
     v.into_result()?;
     let (
         Some(name),
@@ -133,7 +133,7 @@ pub(super) fn patch_from_pb(
             }
             "ordered" => patch.ordered = Some(input.ordered),
             "metadata" => patch.metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v),
-            "profile" => patch.profile = Some(profile_from_pb(input.profile.clone(), &mut v)),
+            "profile" => patch.profile = Some(profile_from_pb(input.profile.clone())),
             "unsigned" => v.add(
                 "update_mask",
                 "\"unsigned\" is set on create; RotateSubscriptionSecret gives an unsigned subscription a secret",
@@ -313,27 +313,21 @@ pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
 }
 
 /// The declared profile as plain data; the service validates it (a saved
-/// profile's name can only be checked there). Unknown enum numbers are
-/// the one thing caught here.
-pub(super) fn profile_from_pb(
-    input: Option<pb::DeliveryProfile>,
-    v: &mut Violations,
-) -> ProfileSpec {
+/// profile's name can only be checked there).
+pub(super) fn profile_from_pb(input: Option<pb::DeliveryProfile>) -> ProfileSpec {
     let Some(input) = input else {
         return ProfileSpec::default();
     };
-    let mut word = |field: String, known: Option<&'static str>, number: i32| -> Option<String> {
+    // An unknown enum number passes through as its digits, so the domain
+    // reports it with every other problem of the profile at once.
+    let word = |known: Option<&'static str>, number: i32| -> Option<String> {
         match known {
             Some("") => None,
             Some(word) => Some(word.to_owned()),
-            None => {
-                v.add(field, format!("unknown value {number}"));
-                None
-            }
+            None => Some(number.to_string()),
         }
     };
     let body = word(
-        "subscription.profile.body".into(),
         pb::BodyFormat::try_from(input.body).ok().map(|b| match b {
             pb::BodyFormat::Unspecified => "",
             pb::BodyFormat::Envelope => "envelope",
@@ -343,7 +337,6 @@ pub(super) fn profile_from_pb(
         input.body,
     );
     let timestamp_unit = word(
-        "subscription.profile.timestamp_unit".into(),
         pb::TimestampUnit::try_from(input.timestamp_unit)
             .ok()
             .map(|u| match u {
@@ -356,51 +349,44 @@ pub(super) fn profile_from_pb(
     let signatures: Vec<RecipeSpec> = input
         .signatures
         .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let at = |name: &str| format!("subscription.profile.signatures[{i}].{name}");
-            RecipeSpec {
-                algorithm: word(
-                    at("algorithm"),
-                    pb::MacAlgorithm::try_from(s.algorithm)
-                        .ok()
-                        .map(|a| match a {
-                            pb::MacAlgorithm::Unspecified => "",
-                            pb::MacAlgorithm::HmacSha256 => "hmac-sha256",
-                            pb::MacAlgorithm::HmacSha512 => "hmac-sha512",
-                        }),
-                    s.algorithm,
-                )
-                .unwrap_or_default(),
-                encoding: word(
-                    at("encoding"),
-                    pb::SignatureEncoding::try_from(s.encoding)
-                        .ok()
-                        .map(|e| match e {
-                            pb::SignatureEncoding::Unspecified => "",
-                            pb::SignatureEncoding::Hex => "hex",
-                            pb::SignatureEncoding::Base64 => "base64",
-                        }),
-                    s.encoding,
-                )
-                .unwrap_or_default(),
-                key: word(
-                    at("key"),
-                    pb::SigningKey::try_from(s.key).ok().map(|k| match k {
-                        pb::SigningKey::Unspecified => "",
-                        pb::SigningKey::Raw => "raw",
-                        pb::SigningKey::StandardWebhooks => "standard-webhooks",
+        .map(|s| RecipeSpec {
+            algorithm: word(
+                pb::MacAlgorithm::try_from(s.algorithm)
+                    .ok()
+                    .map(|a| match a {
+                        pb::MacAlgorithm::Unspecified => "",
+                        pb::MacAlgorithm::HmacSha256 => "hmac-sha256",
+                        pb::MacAlgorithm::HmacSha512 => "hmac-sha512",
                     }),
-                    s.key,
-                )
-                .unwrap_or_default(),
-                header: s.header,
-                signed_content: s.signed_content,
-                each: s.each,
-                separator: s.separator,
-                value: s.value,
-                algorithm_header: s.algorithm_header,
-            }
+                s.algorithm,
+            )
+            .unwrap_or_default(),
+            encoding: word(
+                pb::SignatureEncoding::try_from(s.encoding)
+                    .ok()
+                    .map(|e| match e {
+                        pb::SignatureEncoding::Unspecified => "",
+                        pb::SignatureEncoding::Hex => "hex",
+                        pb::SignatureEncoding::Base64 => "base64",
+                    }),
+                s.encoding,
+            )
+            .unwrap_or_default(),
+            key: word(
+                pb::SigningKey::try_from(s.key).ok().map(|k| match k {
+                    pb::SigningKey::Unspecified => "",
+                    pb::SigningKey::Raw => "raw",
+                    pb::SigningKey::StandardWebhooks => "standard-webhooks",
+                }),
+                s.key,
+            )
+            .unwrap_or_default(),
+            header: s.header,
+            signed_content: s.signed_content,
+            each: s.each,
+            separator: s.separator,
+            value: s.value,
+            algorithm_header: s.algorithm_header,
         })
         .collect();
     ProfileSpec {

@@ -194,6 +194,9 @@ impl SubscriptionService for SubscriptionApi {
         let data = request
             .data
             .map(|data| convert::struct_to_json(data).to_string());
+        let attributes = request
+            .attributes
+            .map(|attributes| convert::struct_to_json(attributes).to_string());
         let state = &self.state;
         let attempt = test_event::send_test_event(
             &state.db,
@@ -202,6 +205,7 @@ impl SubscriptionService for SubscriptionApi {
             &caller,
             &request.id,
             data,
+            attributes,
         )
         .await?;
         let outcome = attempt.outcome;

@@ -312,12 +312,14 @@ class RotateSubscriptionSecretResponse(_message.Message):
     def __init__(self, secret: _Optional[str] = ..., previous_secret_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SendTestEventRequest(_message.Message):
-    __slots__ = ("id", "data")
+    __slots__ = ("id", "data", "attributes")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     data: _struct_pb2.Struct
-    def __init__(self, id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    attributes: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SendTestEventResponse(_message.Message):
     __slots__ = ("attempt",)
