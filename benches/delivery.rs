@@ -19,8 +19,9 @@ use clap::Parser;
 use hookrelay::config::{Settings, SqliteSynchronous};
 use hookrelay::domain::{Capabilities, ResourceName, SecretCipher};
 use hookrelay::proto::{
-    BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest, Event, EventType,
-    PublishEventRequest, Subscription, event::Payload, event_service_client::EventServiceClient,
+    BatchPublishEventsRequest, BodyField, BodyFormat, CreateEventTypeRequest,
+    CreateSubscriptionRequest, DeliveryProfile, Event, EventType, PublishEventRequest,
+    Subscription, event::Payload, event_service_client::EventServiceClient,
     event_type_service_client::EventTypeServiceClient,
     subscription_service_client::SubscriptionServiceClient,
 };
@@ -61,6 +62,10 @@ struct Args {
     /// SQLite durability: full (default) or normal.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
+    /// Delivery profile: standard (the default Standard Webhooks envelope)
+    /// or fields (a declared body shape, to measure its cost).
+    #[arg(long, default_value = "standard")]
+    profile: String,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
@@ -89,6 +94,30 @@ async fn receive(State(arrivals): State<Arc<Arrivals>>, headers: HeaderMap) -> &
     }
     arrivals.count.fetch_add(1, Ordering::Relaxed);
     ""
+}
+
+/// The subscriptions' delivery profile. `fields` declares a body shape
+/// (and keeps the webhook-id header the receiver counts by).
+fn profile(name: &str) -> Option<DeliveryProfile> {
+    let field = |name: &str, source: &str| BodyField {
+        name: name.to_owned(),
+        source: source.to_owned(),
+    };
+    match name {
+        "standard" => None,
+        "fields" => Some(DeliveryProfile {
+            body: BodyFormat::Fields as i32,
+            body_fields: vec![
+                field("id", "id"),
+                field("event", "type"),
+                field("created", "timestamp_unix"),
+                field("data", "data"),
+                field("metadata", "metadata"),
+            ],
+            ..DeliveryProfile::default()
+        }),
+        other => panic!("unknown --profile {other:?}: use standard or fields"),
+    }
 }
 
 fn authed<T>(token: &str, message: T) -> Request<T> {
@@ -246,6 +275,7 @@ async fn main() {
                         name: format!("bench-{index}"),
                         url: receiver_url.clone(),
                         event_types: vec!["bench.ping".to_owned()],
+                        profile: profile(&args.profile),
                         ..Subscription::default()
                     }),
                     secret: String::new(),

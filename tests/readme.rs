@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
 const SECTION: &str = "## grpcurl walk-through";
 const QUICK_START: &str = "## Quick start";
+const CONTRACTS: &str = "## Webhook contracts";
 const PREAMBLE: [&str; 2] = [
     "cargo build --release",
     r#"export PATH="$PWD/target/release:$PATH""#,
@@ -152,6 +153,76 @@ fn quick_start_runs_as_written() {
         assert!(output.contains(fact), "{why}: no {fact:?} in\n{output}");
     }
     assert!(!output.contains("signature INVALID"), "{output}");
+}
+
+/// The "Webhook contracts" section: every contract and preset configured
+/// through grpcurl, its request previewed and its signature checked with
+/// openssl; the presence subscription's webhook verified by `hookrelay listen`.
+#[test]
+fn webhook_contracts_run_as_written() {
+    require_grpcurl();
+    tools::require("openssl", &["version"], "openssl");
+    let script = runnable_section(CONTRACTS);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, output) = run_bash(&format!("{ON_ERROR}\n{script}"), dir.path());
+    assert!(
+        status.success(),
+        "the contracts section failed ({status}); its output:\n{output}"
+    );
+    for (fact, why) in [
+        (
+            "unsigned widget: no X-Widget-Signature",
+            "an unsigned subscription sends no signature",
+        ),
+        (
+            r#"{"plan_id": "pln_1"}"#,
+            "the planned-outbound body is the data alone",
+        ),
+        (
+            "X-CauseFlow-Signature verified",
+            "the raw-body sha256 signature checks",
+        ),
+        ("presence.online", "the presence webhook arrived"),
+        (
+            "(signature verified)",
+            "hookrelay listen verified the generated secret",
+        ),
+        ("x-webhook-request-id", "the gateway id header is sent"),
+        (r#""value": "hookrelay""#, "the custom header is applied"),
+        ("X-Webhook-Hmac verified", "the sha512 signature checks"),
+        (
+            r#""session_id":"ses_42""#,
+            "the flow body lifts the attribute",
+        ),
+        (r#""success":true"#, "the flow body keeps the boolean"),
+        ("GitHub signature verified", "the github preset"),
+        ("Stripe signature verified", "the stripe preset"),
+        ("Shopify signature verified", "the shopify preset"),
+        ("Slack signature verified", "the slack preset"),
+    ] {
+        assert!(output.contains(fact), "{why}: no {fact:?} in\n{output}");
+    }
+    assert!(!output.contains("signature INVALID"), "{output}");
+    // A caller's secret is never returned, not even by the create.
+    for (file, secret) in [
+        ("plan.json", "your-signing-secret"),
+        ("gateway.json", "gateway-org-secret"),
+    ] {
+        let text = scratch_file(dir.path(), file);
+        assert!(text.contains("sub_"), "{file}: {text}");
+        assert!(
+            !text.contains(secret),
+            "{file} returns the caller's secret: {text}"
+        );
+    }
+    // The gateway timestamp is epoch milliseconds.
+    let preview = scratch_file(dir.path(), "gateway-preview.json");
+    let millis = preview
+        .split("\"x-webhook-timestamp\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(3))
+        .expect("x-webhook-timestamp in the preview");
+    assert_eq!(millis.len(), 13, "{millis} is not epoch milliseconds");
 }
 
 /// A section's ```sh blocks as a script to run here: the build preamble
