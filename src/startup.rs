@@ -7,11 +7,15 @@ use crate::dispatch::{
     DispatchSettings, Dispatcher, WebhookClient, WebhookTestSender, listen_for_wake_ups,
 };
 use crate::domain::TargetPolicy;
-use crate::grpc::{ApiKeyApi, AppState, DeliveryApi, EventApi, EventTypeApi, SubscriptionApi};
+use crate::grpc::{
+    ApiKeyApi, AppState, DeliveryApi, DeliveryProfileApi, EventApi, EventTypeApi, SubscriptionApi,
+};
 use crate::metrics::{GrpcMetricsLayer, MetricsError, MetricsServer};
 use crate::proto::{
-    api_key_service_server::ApiKeyServiceServer, delivery_service_server::DeliveryServiceServer,
-    event_service_server::EventServiceServer, event_type_service_server::EventTypeServiceServer,
+    api_key_service_server::ApiKeyServiceServer,
+    delivery_profile_service_server::DeliveryProfileServiceServer,
+    delivery_service_server::DeliveryServiceServer, event_service_server::EventServiceServer,
+    event_type_service_server::EventTypeServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
@@ -37,6 +41,7 @@ const SERVICE_NAMES: &[&str] = &[
     "hookrelay.v1.ApiKeyService",
     "hookrelay.v1.EventService",
     "hookrelay.v1.DeliveryService",
+    "hookrelay.v1.DeliveryProfileService",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +212,9 @@ impl Application {
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(self.state.clone())))
             .add_service(EventServiceServer::new(EventApi::new(self.state.clone())))
             .add_service(DeliveryServiceServer::new(DeliveryApi::new(
+                self.state.clone(),
+            )))
+            .add_service(DeliveryProfileServiceServer::new(DeliveryProfileApi::new(
                 self.state.clone(),
             )))
             .serve_with_incoming_shutdown(

@@ -13,12 +13,17 @@ use common::process::free_port;
 use common::publishing::{create_type, publish_as, publish_ok, with_scope};
 use common::script_receiver::ScriptReceiver;
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
+use hookrelay::proto::delivery_profile_service_client::DeliveryProfileServiceClient;
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::{
     BodyField, BodyFormat, CreateSubscriptionRequest, CreateSubscriptionResponse, DeliveryProfile,
     Event, GetSubscriptionRequest, ListSubscriptionsRequest, MacAlgorithm, PreviewDeliveryRequest,
     RetryPolicy, RotateSubscriptionSecretRequest, SendTestEventRequest, SignatureRecipe,
     Subscription, TimestampUnit, UpdateSubscriptionRequest,
+};
+use hookrelay::proto::{
+    CreateDeliveryProfileRequest, DeleteDeliveryProfileRequest, ListDeliveryProfilesRequest,
+    SavedDeliveryProfile, UpdateDeliveryProfileRequest,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -808,7 +813,220 @@ async fn bad_profiles_and_secrets_get_precise_violations(backend: Backend) {
     assert_eq!(names, ["sixteen"]);
 }
 
+// ---------------------------------------------------------------------------
+// Saved profiles: one definition, many subscriptions, kept current.
+// ---------------------------------------------------------------------------
+
+fn profiles(app: &TestApp) -> DeliveryProfileServiceClient<tonic::transport::Channel> {
+    DeliveryProfileServiceClient::new(app.channel())
+}
+
+fn saved(name: &str, profile: DeliveryProfile) -> SavedDeliveryProfile {
+    SavedDeliveryProfile {
+        name: name.to_owned(),
+        profile: Some(profile),
+        ..Default::default()
+    }
+}
+
+fn acme(version: &str) -> DeliveryProfile {
+    DeliveryProfile {
+        preset: "github".to_owned(),
+        header_templates: BTreeMap::from([("X-Acme-Version".to_owned(), version.to_owned())]),
+        ..Default::default()
+    }
+}
+
+async fn preview_header(app: &TestApp, id: &str, name: &str) -> Option<String> {
+    app.subscriptions()
+        .preview_delivery(app.req(PreviewDeliveryRequest {
+            id: id.to_owned(),
+            event: Some(json_event("order.created", json!({"n": 1}))),
+            ..Default::default()
+        }))
+        .await
+        .expect("preview")
+        .into_inner()
+        .headers
+        .into_iter()
+        .find(|h| h.name == name)
+        .map(|h| h.value)
+}
+
+async fn saved_profiles_are_shared_and_kept_current(backend: Backend) {
+    let app = spawn_app(backend).await;
+    create_type(&app, "order.created", None).await;
+    let create_profile = |profile: SavedDeliveryProfile| {
+        let mut client = profiles(&app);
+        let request = app.req(CreateDeliveryProfileRequest {
+            delivery_profile: Some(profile),
+        });
+        async move { client.create_delivery_profile(request).await }
+    };
+    create_profile(saved("acme-v1", acme("1")))
+        .await
+        .expect("save a profile");
+    // Names: lowercase, not a preset's; a saved profile starts from a preset.
+    assert_status(
+        create_profile(saved("Acme", acme("1"))).await,
+        Code::InvalidArgument,
+        "lowercase",
+    );
+    assert_status(
+        create_profile(saved("github", acme("1"))).await,
+        Code::InvalidArgument,
+        "built-in",
+    );
+    assert_status(
+        create_profile(saved("acme-v1", acme("1"))).await,
+        Code::AlreadyExists,
+        "acme-v1",
+    );
+    let chained = DeliveryProfile {
+        preset: "acme-v1".to_owned(),
+        ..Default::default()
+    };
+    assert_status(
+        create_profile(saved("chained", chained)).await,
+        Code::InvalidArgument,
+        "built-in preset",
+    );
+    // A scoped key may read profiles, not change them.
+    let scoped = app
+        .new_key(&app.tenant.id, "manage,read", Some("ses_1"))
+        .await;
+    let denied = profiles(&app)
+        .create_delivery_profile(authed(
+            &scoped,
+            CreateDeliveryProfileRequest {
+                delivery_profile: Some(saved("mine", acme("1"))),
+            },
+        ))
+        .await;
+    assert_status(denied, Code::PermissionDenied, "");
+
+    // Two subscriptions use it; one also overrides its id header.
+    let secret = "It's a Secret to Everybody";
+    let (receiver, url) = python_receiver("github_receiver.py", Some(secret)).await;
+    let uses = |name: &str, id_header: Option<&str>| Subscription {
+        profile: Some(DeliveryProfile {
+            preset: "acme-v1".to_owned(),
+            id_header: id_header.map(str::to_owned),
+            ..Default::default()
+        }),
+        ..subscription(name, &url, &["order.created"], DeliveryProfile::default())
+    };
+    let first = create(&app, uses("first", None), secret)
+        .await
+        .subscription
+        .unwrap();
+    let second = create(&app, uses("second", Some("X-Acme-Id")), secret)
+        .await
+        .subscription
+        .unwrap();
+    assert_eq!(
+        first.profile.as_ref().unwrap().preset,
+        "acme-v1",
+        "shown as declared"
+    );
+    publish_ok(&app, json_event("order.created", json!({"n": 1}))).await;
+    let seen = receiver.wait_verified(2).await;
+    assert!(seen.iter().all(|s| s["event"] == "order.created"));
+    assert_eq!(
+        preview_header(&app, &first.id, "x-acme-version")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+
+    // Updating the saved profile reaches every subscription using it.
+    let update = |profile: DeliveryProfile| {
+        let mut client = profiles(&app);
+        let request = app.req(UpdateDeliveryProfileRequest {
+            delivery_profile: Some(saved("acme-v1", profile)),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["profile".to_owned()],
+            }),
+        });
+        async move { client.update_delivery_profile(request).await }
+    };
+    update(acme("2")).await.expect("update the saved profile");
+    for id in [&first.id, &second.id] {
+        assert_eq!(
+            preview_header(&app, id, "x-acme-version").await.as_deref(),
+            Some("2")
+        );
+    }
+    publish_ok(&app, json_event("order.created", json!({"n": 2}))).await;
+    receiver.wait_verified(4).await;
+    // A change that would break a user is refused, naming it; nothing changes.
+    let clashing = DeliveryProfile {
+        signatures: vec![SignatureRecipe {
+            header: "X-Acme-Id".to_owned(),
+            ..Default::default()
+        }],
+        ..acme("3")
+    };
+    assert_status(update(clashing).await, Code::FailedPrecondition, &second.id);
+    assert_eq!(
+        preview_header(&app, &first.id, "x-acme-version")
+            .await
+            .as_deref(),
+        Some("2")
+    );
+
+    // Listing shows the presets, then the tenant's own.
+    let listed = profiles(&app)
+        .list_delivery_profiles(app.req(ListDeliveryProfilesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<(&str, bool)> = listed
+        .delivery_profiles
+        .iter()
+        .map(|p| (p.name.as_str(), p.built_in))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("standard-webhooks", true),
+            ("github", true),
+            ("stripe", true),
+            ("shopify", true),
+            ("slack", true),
+            ("acme-v1", false)
+        ]
+    );
+    // In use: not deletable. Another tenant does not see it.
+    let delete = |token: String| {
+        let mut client = profiles(&app);
+        let request = authed(
+            &token,
+            DeleteDeliveryProfileRequest {
+                name: "acme-v1".to_owned(),
+            },
+        );
+        async move { client.delete_delivery_profile(request).await }
+    };
+    assert_status(
+        delete(app.tenant.token.clone()).await,
+        Code::FailedPrecondition,
+        "used by 2",
+    );
+    let other = app.new_tenant("other").await;
+    assert_status(delete(other.token.clone()).await, Code::NotFound, "acme-v1");
+    let unknown = create_as(
+        &app,
+        &other.token,
+        subscription("theirs", &url, &["*"], preset("acme-v1")),
+        "",
+    )
+    .await;
+    assert_status(unknown, Code::InvalidArgument, "acme-v1");
+}
+
 on_both_databases!(
+    saved_profiles_are_shared_and_kept_current,
     widget_push_signs_only_with_a_subscriber_secret,
     planned_outbound_webhooks_verify_in_node,
     presence_subscriptions_get_a_generated_secret,

@@ -28,6 +28,7 @@ const SERVICES: &[&str] = &[
     "hookrelay.v1.ApiKeyService",
     "hookrelay.v1.EventService",
     "hookrelay.v1.DeliveryService",
+    "hookrelay.v1.DeliveryProfileService",
 ];
 
 // ---------------------------------------------------------------------------

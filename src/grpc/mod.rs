@@ -5,14 +5,17 @@
 mod api_keys;
 pub mod convert;
 mod deliveries;
+mod delivery_profiles;
 mod event_types;
 mod events;
+mod profile;
 mod status;
 mod subscriptions;
 mod watch;
 
 pub use api_keys::ApiKeyApi;
 pub use deliveries::DeliveryApi;
+pub use delivery_profiles::DeliveryProfileApi;
 pub use event_types::EventTypeApi;
 pub use events::EventApi;
 pub use subscriptions::SubscriptionApi;

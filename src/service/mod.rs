@@ -9,6 +9,7 @@ mod caller;
 pub mod caller_cache;
 pub mod changes;
 pub mod deliveries;
+pub mod delivery_profiles;
 mod error;
 pub mod event_types;
 pub mod events;

@@ -11,6 +11,8 @@ pub mod combine;
 pub mod deliveries;
 pub mod delivery;
 pub mod delivery_attempt;
+pub mod delivery_profile;
+pub mod delivery_profiles;
 mod error;
 pub mod event;
 pub mod event_type;

@@ -5,12 +5,14 @@
 mod body;
 mod presets;
 mod recipe;
+mod saved;
 mod spec;
 mod template;
 
 pub use body::{BodyField, BodyShape, FieldSource, OutgoingEvent, TimeFormat};
 pub use presets::{PRESET_NAMES, STANDARD_WEBHOOKS, preset};
 pub use recipe::{MacAlgorithm, SignatureEncoding, SignatureRecipe, SigningInput, SigningKey};
+pub use saved::{MAX_SAVED_NAME_LEN, SavedNameError, check_saved_name};
 pub use spec::{BodyFieldSpec, ProfileSpec, RecipeSpec};
 pub use template::{Placeholder, Template, TemplateError};
 
@@ -109,15 +111,22 @@ impl DeliveryProfile {
         let mut v = Vec::new();
         let base = match spec.preset.as_deref() {
             None | Some("") => preset(STANDARD_WEBHOOKS),
+            // A saved profile is itself a spec over a built-in preset.
             Some(name) => preset(name).or_else(|| {
-                saved(name).map(|s| s.over(&preset(STANDARD_WEBHOOKS).unwrap_or_default()))
+                let saved = saved(name)?;
+                let saved_base = saved
+                    .preset
+                    .as_deref()
+                    .and_then(preset)
+                    .or_else(|| preset(STANDARD_WEBHOOKS))?;
+                Some(saved.over(&saved_base))
             }),
         };
         let Some(base) = base else {
             v.push(violation(
                 "preset",
                 format!(
-                    "unknown profile {:?}; built-in presets: {}, or a profile saved with CreateDeliveryProfile",
+                    "unknown profile {:?}; built-in presets: {}, or a profile saved with DeliveryProfileService.CreateDeliveryProfile",
                     preview(spec.preset.as_deref().unwrap_or_default()),
                     PRESET_NAMES.join(", ")
                 ),

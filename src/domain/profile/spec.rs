@@ -33,6 +33,11 @@ pub struct ProfileSpec {
     /// `Some(vec![])` means the profile sends no signature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signatures: Option<Vec<RecipeSpec>>,
+    /// When `preset` names a profile the tenant saved: a copy of it, kept
+    /// current when the saved profile changes, so sending never looks it up.
+    /// Stored only; never part of what the API shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_base: Option<Box<ProfileSpec>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +107,7 @@ impl ProfileSpec {
                 .or_else(|| base.timestamp_unit.clone()),
             header_templates,
             signatures: self.signatures.clone().or_else(|| base.signatures.clone()),
+            saved_base: None,
         }
     }
 }

@@ -88,6 +88,7 @@ pub async fn create<C: Connection + Transactional>(
     caller.require(Capability::Manage)?;
     spec.scope = caller.effective_scope(spec.scope)?;
     check_cross_field_rules(&spec)?;
+    profile::attach_saved(db, &caller.tenant_id, &mut spec.profile).await?;
     let delivery_profile = profile::resolve_for_request(&spec.profile)?;
     profile::check_headers(&spec, &delivery_profile)?;
     // A caller's secret is theirs already: it is stored, never echoed. A
@@ -170,8 +171,12 @@ pub async fn update<C: Connection + Transactional>(
         // Re-enabling (or disabling by hand) supersedes the server's reason.
         disabled_reason = None;
     }
+    let profile_changed = patch.profile.is_some();
     apply_simple_fields(&mut spec, patch);
     check_cross_field_rules(&spec)?;
+    if profile_changed {
+        profile::attach_saved(&txn, &caller.tenant_id, &mut spec.profile).await?;
+    }
     profile::check_headers(&spec, &*profile::resolve_for_request(&spec.profile)?)?;
 
     let model = rows::update(&txn, model, &spec, disabled_reason)
