@@ -8,14 +8,15 @@ use crate::dispatch::{
 };
 use crate::domain::TargetPolicy;
 use crate::grpc::{
-    ApiKeyApi, AppState, DeliveryApi, DeliveryProfileApi, EventApi, EventTypeApi, SubscriptionApi,
+    ApiKeyApi, AppState, DeliveryApi, DeliveryProfileApi, EventApi, EventTypeApi, ScopeApi,
+    SubscriptionApi,
 };
 use crate::metrics::{GrpcMetricsLayer, MetricsError, MetricsServer};
 use crate::proto::{
     api_key_service_server::ApiKeyServiceServer,
     delivery_profile_service_server::DeliveryProfileServiceServer,
     delivery_service_server::DeliveryServiceServer, event_service_server::EventServiceServer,
-    event_type_service_server::EventTypeServiceServer,
+    event_type_service_server::EventTypeServiceServer, scope_service_server::ScopeServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
 use crate::secret_key::{SecretKeyError, load_cipher};
@@ -42,6 +43,7 @@ const SERVICE_NAMES: &[&str] = &[
     "hookrelay.v1.EventService",
     "hookrelay.v1.DeliveryService",
     "hookrelay.v1.DeliveryProfileService",
+    "hookrelay.v1.ScopeService",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +123,7 @@ impl Application {
                 Arc::clone(&dispatch_wake),
             ),
             callers: Arc::default(),
+            scopes: Arc::default(),
             db,
             cipher,
             targets,
@@ -162,6 +165,7 @@ impl Application {
             shutdown.clone(),
         ));
         let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run(shutdown.clone()));
+        tokio::spawn(end_expired_scopes(self.state.db.clone(), shutdown.clone()));
         if let Some(url) = self.postgres_url.clone() {
             tokio::spawn(listen_for_wake_ups(
                 url,
@@ -217,6 +221,7 @@ impl Application {
             .add_service(DeliveryProfileServiceServer::new(DeliveryProfileApi::new(
                 self.state.clone(),
             )))
+            .add_service(ScopeServiceServer::new(ScopeApi::new(self.state.clone())))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.listener),
                 shutdown.clone().cancelled_owned(),
@@ -254,6 +259,25 @@ fn dispatch_settings(settings: &Settings) -> DispatchSettings {
         poll_interval: dispatch.poll_interval(),
         disable_after: dispatch.disable_after(),
         shutdown_grace: settings.shutdown_grace(),
+    }
+}
+
+/// Ends registered scopes as their expiry passes: their subscriptions stop
+/// and their pending deliveries are cancelled. Calls naming an expired
+/// scope are refused from its expiry on; this catches up the stored state.
+async fn end_expired_scopes(db: crate::store::Db, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match crate::service::scopes::end_expired(&db, crate::store::now_micros()).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "expired scopes ended"),
+            Err(err) => tracing::warn!(error = %err, "ending expired scopes failed; retrying"),
+        }
     }
 }
 

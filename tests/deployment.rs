@@ -29,6 +29,7 @@ const SERVICES: &[&str] = &[
     "hookrelay.v1.EventService",
     "hookrelay.v1.DeliveryService",
     "hookrelay.v1.DeliveryProfileService",
+    "hookrelay.v1.ScopeService",
 ];
 
 // ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ async fn health_reports_serving_overall_and_per_service(backend: Backend) {
         "hookrelay.v1.EventService",
         "hookrelay.v1.DeliveryService",
         "hookrelay.v1.DeliveryProfileService",
+        "hookrelay.v1.ScopeService",
     ] {
         let serving = wait_until(Duration::from_secs(5), || async {
             health_status(&app, service).await == Some(ServingStatus::Serving)
@@ -73,6 +74,7 @@ async fn reflection_lists_every_service(backend: Backend) {
         "hookrelay.v1.EventService",
         "hookrelay.v1.DeliveryService",
         "hookrelay.v1.DeliveryProfileService",
+        "hookrelay.v1.ScopeService",
         "hookrelay.v1.ApiKeyService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",

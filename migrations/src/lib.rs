@@ -9,6 +9,7 @@ mod m20261127_000001_tenancy_and_catalog;
 mod m20261127_000002_events_and_deliveries;
 mod m20261127_000003_queue_vacuum;
 mod m20261130_000004_delivery_profiles;
+mod m20261130_000005_scopes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_events_and_deliveries::Migration),
             Box::new(m20261127_000003_queue_vacuum::Migration),
             Box::new(m20261130_000004_delivery_profiles::Migration),
+            Box::new(m20261130_000005_scopes::Migration),
         ]
     }
 }

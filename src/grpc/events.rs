@@ -27,6 +27,16 @@ impl EventApi {
         events: Vec<NewEvent>,
         paths: FieldPaths,
     ) -> Result<Vec<Published>, ServiceError> {
+        // An ended scope takes no events (each distinct scope checked once;
+        // a scoped caller's own was checked when it authenticated).
+        let mut named: Vec<&Scope> = events.iter().filter_map(|e| e.scope.as_ref()).collect();
+        named.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        named.dedup();
+        for scope in named {
+            if caller.scope.as_ref() != Some(scope) {
+                self.state.require_scope(caller, Some(scope)).await?;
+            }
+        }
         // The publisher hands deliveries to the dispatcher (or wakes it).
         let published = self.state.publisher.publish(caller, events, paths).await?;
         // Feed WatchEvents: every newly stored event (not a duplicate's original).

@@ -9,6 +9,7 @@ mod delivery_profiles;
 mod event_types;
 mod events;
 mod profile;
+mod scopes;
 mod status;
 mod subscriptions;
 mod watch;
@@ -18,12 +19,14 @@ pub use deliveries::DeliveryApi;
 pub use delivery_profiles::DeliveryProfileApi;
 pub use event_types::EventTypeApi;
 pub use events::EventApi;
+pub use scopes::ScopeApi;
 pub use subscriptions::SubscriptionApi;
 
 use crate::domain::{SecretCipher, TargetPolicy};
 use crate::service::caller_cache::CallerCache;
 use crate::service::changes::ChangeFeed;
 use crate::service::publisher::Publisher;
+use crate::service::scopes::{ScopeCache, require_usable};
 use crate::service::test_event::TestSender;
 use crate::service::{Caller, Db, ServiceError, subscriptions::Quotas, tenants};
 use std::sync::Arc;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub max_payload_bytes: u64,
     /// Recently authenticated tokens (by hash).
     pub callers: Arc<CallerCache>,
+    /// Recently looked-up registered scopes.
+    pub scopes: Arc<ScopeCache>,
     /// Group-commits publishes.
     pub publisher: Publisher,
     /// Wakes the dispatcher as soon as a publish commits.
@@ -79,7 +84,39 @@ impl AppState {
                 .ok_or(ServiceError::Unauthenticated(
                     "malformed `authorization` metadata: expected `Bearer hr_...`",
                 ))?;
-        tenants::authenticate_token(&self.db, &self.callers, token).await
+        let caller = tenants::authenticate_token(&self.db, &self.callers, token).await?;
+        // A key restricted to a scope that ended stops working.
+        if let Some(scope) = &caller.scope {
+            require_usable(&self.db, &self.scopes, &caller.tenant_id, scope.as_str()).await?;
+        }
+        Ok(caller)
+    }
+
+    /// Checks the scope a request names (or the caller's own) and returns
+    /// the quotas that apply in it: a registered scope may set its own.
+    pub async fn quotas_in_scope(
+        &self,
+        caller: &Caller,
+        named: Option<&crate::domain::Scope>,
+    ) -> Result<Quotas, ServiceError> {
+        let mut quotas = self.quotas;
+        if let Some(scope) = named.or(caller.scope.as_ref()) {
+            let registered =
+                require_usable(&self.db, &self.scopes, &caller.tenant_id, scope.as_str()).await?;
+            if let Some(max) = registered.and_then(|s| s.max_subscriptions) {
+                quotas.per_scope = u64::from(max);
+            }
+        }
+        Ok(quotas)
+    }
+
+    /// Refuses a request naming a scope that ended.
+    pub async fn require_scope(
+        &self,
+        caller: &Caller,
+        named: Option<&crate::domain::Scope>,
+    ) -> Result<(), ServiceError> {
+        self.quotas_in_scope(caller, named).await.map(drop)
     }
 }
 

@@ -3,6 +3,7 @@
 //! (google.rpc) so clients in any language can act on them programmatically.
 
 use crate::service::ServiceError;
+use crate::service::scopes::ScopeEnd;
 use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -41,6 +42,18 @@ impl From<ServiceError> for Status {
             ServiceError::NotFound { .. } => {
                 Status::with_error_details(Code::NotFound, message, info("NOT_FOUND"))
             }
+            ServiceError::ScopeEnded { ref scope, end } => Status::with_error_details(
+                Code::NotFound,
+                message,
+                ErrorDetails::with_error_info(
+                    match end {
+                        ScopeEnd::Expired { .. } => "SCOPE_EXPIRED",
+                        ScopeEnd::Deleted { .. } => "SCOPE_DELETED",
+                    },
+                    DOMAIN,
+                    HashMap::from([("scope".to_owned(), scope.clone())]),
+                ),
+            ),
             ServiceError::AlreadyExists { .. } => {
                 Status::with_error_details(Code::AlreadyExists, message, info("ALREADY_EXISTS"))
             }

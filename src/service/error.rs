@@ -23,6 +23,13 @@ pub enum ServiceError {
     PermissionDenied(String),
     #[error("{kind} {id:?} not found")]
     NotFound { kind: &'static str, id: String },
+    /// A registered scope that expired or was deleted: NOT_FOUND, with a
+    /// reason that tells it apart from a resource that never existed.
+    #[error("{}", describe_end(scope, end))]
+    ScopeEnded {
+        scope: String,
+        end: super::scopes::ScopeEnd,
+    },
     #[error("{kind} {id:?} already exists")]
     AlreadyExists { kind: &'static str, id: String },
     #[error("{0}")]
@@ -33,6 +40,28 @@ pub enum ServiceError {
     Unavailable(DbError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn describe_end(scope: &str, end: &super::scopes::ScopeEnd) -> String {
+    let when = |micros: i64| {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    match end {
+        super::scopes::ScopeEnd::Expired { at } => {
+            format!(
+                "scope {scope:?} expired at {}; it no longer accepts calls",
+                when(*at)
+            )
+        }
+        super::scopes::ScopeEnd::Deleted { at } => {
+            format!(
+                "scope {scope:?} was deleted at {}; it no longer accepts calls",
+                when(*at)
+            )
+        }
+    }
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

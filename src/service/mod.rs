@@ -15,6 +15,7 @@ pub mod event_types;
 pub mod events;
 pub mod handoff;
 pub mod publisher;
+pub mod scopes;
 pub mod subscriptions;
 pub mod tenants;
 pub mod test_event;

@@ -21,6 +21,8 @@ pub mod events;
 pub mod gauges;
 pub mod publish;
 pub mod queue;
+pub mod scope;
+pub mod scopes;
 pub mod subscription;
 pub mod subscriptions;
 pub mod targets;

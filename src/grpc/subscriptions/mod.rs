@@ -39,10 +39,11 @@ impl SubscriptionService for SubscriptionApi {
             .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
         let spec = spec_from_pb(input, &self.state.targets)?;
         let state = &self.state;
+        let quotas = state.quotas_in_scope(&caller, spec.scope.as_ref()).await?;
         let (created, generated) = subscriptions::create(
             &state.db,
             &state.cipher,
-            state.quotas,
+            quotas,
             &caller,
             spec,
             non_empty(&request.secret),
@@ -76,6 +77,9 @@ impl SubscriptionService for SubscriptionApi {
             scope: optional_scope("scope", &request.scope)?,
             enabled: request.enabled,
         };
+        self.state
+            .require_scope(&caller, filter.scope.as_ref())
+            .await?;
         let mut found = subscriptions::list(
             &self.state.db,
             &caller,
