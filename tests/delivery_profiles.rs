@@ -15,6 +15,7 @@ use common::script_receiver::ScriptReceiver;
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
 use hookrelay::proto::delivery_profile_service_client::DeliveryProfileServiceClient;
 use hookrelay::proto::event::Payload;
+use hookrelay::proto::scope_service_client::ScopeServiceClient;
 use hookrelay::proto::{
     BodyField, BodyFormat, CreateSubscriptionRequest, CreateSubscriptionResponse, DeliveryProfile,
     Event, GetSubscriptionRequest, ListSubscriptionsRequest, MacAlgorithm, PreviewDeliveryRequest,
@@ -25,6 +26,7 @@ use hookrelay::proto::{
     CreateDeliveryProfileRequest, DeleteDeliveryProfileRequest, ListDeliveryProfilesRequest,
     SavedDeliveryProfile, UpdateDeliveryProfileRequest,
 };
+use hookrelay::proto::{CreateScopeRequest, DeleteScopeRequest, Scope};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -141,6 +143,19 @@ async fn widget_push_signs_only_with_a_subscriber_secret(backend: Backend) {
     let app = spawn_app(backend).await;
     create_type(&app, "message.complete", None).await;
     create_type(&app, "session.expiry_warning", None).await;
+    // The session is a registered scope with an expiry.
+    ScopeServiceClient::new(app.channel())
+        .create_scope(app.req(CreateScopeRequest {
+            scope: Some(Scope {
+                name: "ses_widget_1".to_owned(),
+                expire_time: Some(
+                    (std::time::SystemTime::now() + std::time::Duration::from_secs(3600)).into(),
+                ),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("register the session");
     let session_token = app
         .new_key(&app.tenant.id, "manage,publish,read", Some("ses_widget_1"))
         .await;
@@ -211,6 +226,34 @@ async fn widget_push_signs_only_with_a_subscriber_secret(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+
+    // The session ends: its token and every call naming it are NOT_FOUND
+    // with a reason unlike a missing subscription's.
+    ScopeServiceClient::new(app.channel())
+        .delete_scope(app.req(DeleteScopeRequest {
+            name: "ses_widget_1".to_owned(),
+        }))
+        .await
+        .expect("end the session");
+    let ended = app
+        .subscriptions()
+        .get_subscription(authed(
+            &session_token,
+            GetSubscriptionRequest { id: plain.id },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::NotFound);
+    assert_eq!(error_reason(&ended), "SCOPE_DELETED");
+    assert_eq!(error_reason(&status), "NOT_FOUND");
+}
+
+fn error_reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
 }
 
 /// Contract 2: Planned outbound webhooks: the body is the data itself, signed with
