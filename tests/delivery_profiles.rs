@@ -447,6 +447,41 @@ async fn gateway_webhooks_sign_with_sha512_and_millis(backend: Backend) {
     assert_eq!(session_seen[0]["signed"], false);
     assert_eq!(session_seen[0]["request_id"], "req-fixed");
 
+    // The attempt log records what the receiver got, signature redacted.
+    let org_delivery = common::delivering::deliveries_of_event(&app, &event_id)
+        .await
+        .into_iter()
+        .find(|d| d.subscription_id == org.id)
+        .expect("the org-wide delivery");
+    let ok = common::wait_until(std::time::Duration::from_secs(10), || async {
+        !common::delivering::attempts_of(&app, &org_delivery.id)
+            .await
+            .is_empty()
+    })
+    .await;
+    assert!(ok, "no attempt recorded");
+    let attempt = common::delivering::attempts_of(&app, &org_delivery.id)
+        .await
+        .remove(0);
+    let headers = &attempt.request_headers;
+    assert_eq!(
+        headers.get("x-webhook-request-id").map(String::as_str),
+        Some(event_id.as_str())
+    );
+    assert_eq!(
+        headers.get("x-webhook-hmac").map(String::as_str),
+        Some("<redacted>")
+    );
+    assert_eq!(
+        headers.get("x-webhook-hmac-algorithm").map(String::as_str),
+        Some("sha512")
+    );
+    assert_eq!(
+        headers.get("x-webhook-timestamp").map(|t| t.len()),
+        Some(13)
+    );
+    assert!(!headers.contains_key("webhook-signature"));
+
     // No call returns the secret.
     let listed = app
         .subscriptions()
