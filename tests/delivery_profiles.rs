@@ -855,7 +855,25 @@ async fn bad_profiles_and_secrets_get_precise_violations(backend: Backend) {
         Code::InvalidArgument,
         "at least 16",
     );
-    create(&app, raw("sixteen"), "sixteen-bytes!!!").await;
+    let sixteen = create(&app, raw("sixteen"), "sixteen-bytes!!!")
+        .await
+        .subscription
+        .unwrap();
+    // Moving it to Standard Webhooks keys needs a secret that suits them.
+    let moved = app
+        .subscriptions()
+        .update_subscription(app.req(UpdateSubscriptionRequest {
+            subscription: Some(Subscription {
+                id: sixteen.id.clone(),
+                profile: Some(preset("standard-webhooks")),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["profile".to_owned()],
+            }),
+        }))
+        .await;
+    assert_status(moved, Code::FailedPrecondition, "rotate the secret");
     let standard = subscription(
         "std",
         "http://127.0.0.1:9/hook",

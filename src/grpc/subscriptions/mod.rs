@@ -106,7 +106,9 @@ impl SubscriptionService for SubscriptionApi {
             .subscription
             .ok_or_else(|| ServiceError::invalid("subscription", "is required"))?;
         let patch = patch_from_pb(&paths, &input, &self.state.targets)?;
-        let updated = subscriptions::update(&self.state.db, &caller, &input.id, patch).await?;
+        let state = &self.state;
+        let updated =
+            subscriptions::update(&state.db, &state.cipher, &caller, &input.id, patch).await?;
         Ok(Response::new(pb::UpdateSubscriptionResponse {
             subscription: Some(to_pb(updated)),
         }))

@@ -152,6 +152,7 @@ pub async fn list<C: Connection>(
 
 pub async fn update<C: Connection + Transactional>(
     db: &C,
+    cipher: &SecretCipher,
     caller: &Caller,
     id: &str,
     mut patch: SubscriptionPatch,
@@ -177,7 +178,11 @@ pub async fn update<C: Connection + Transactional>(
     if profile_changed {
         profile::attach_saved(&txn, &caller.tenant_id, &mut spec.profile).await?;
     }
-    profile::check_headers(&spec, &*profile::resolve_for_request(&spec.profile)?)?;
+    let delivery_profile = profile::resolve_for_request(&spec.profile)?;
+    profile::check_headers(&spec, &delivery_profile)?;
+    if profile_changed {
+        secrets::check_fits(cipher, &model, &delivery_profile)?;
+    }
 
     let model = rows::update(&txn, model, &spec, disabled_reason)
         .await

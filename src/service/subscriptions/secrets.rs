@@ -2,7 +2,7 @@
 //! that sign right now.
 
 use super::find_visible;
-use crate::domain::{Capability, SecretCipher, WebhookSecret};
+use crate::domain::{Capability, DeliveryProfile, SecretCipher, WebhookSecret};
 use crate::service::{Caller, ServiceError};
 use crate::store::subscriptions as rows;
 use crate::store::{Connection, now_micros, subscription};
@@ -45,6 +45,27 @@ pub async fn rotate_secret<C: Connection>(
     )
     .await?;
     Ok((generated.then_some(secret), previous_expiry))
+}
+
+/// A new profile keeps the secret it has: one that uses Standard Webhooks
+/// keys needs a secret under their rules (a raw-keyed profile may have
+/// been given a shorter one), else the secret must be rotated first.
+pub(super) fn check_fits(
+    cipher: &SecretCipher,
+    model: &subscription::Model,
+    profile: &DeliveryProfile,
+) -> Result<(), ServiceError> {
+    if model.secret_ciphertext.is_empty() || !profile.uses_standard_keys() {
+        return Ok(());
+    }
+    let plain = cipher.decrypt(&model.secret_ciphertext).map_err(|err| {
+        ServiceError::Internal(format!("cannot decrypt the secret of {}: {err}", model.id))
+    })?;
+    WebhookSecret::parse_for(&plain, true).map(drop).map_err(|err| {
+        ServiceError::FailedPrecondition(format!(
+            "the new profile signs with Standard Webhooks keys, which the current secret does              not suit ({err}); rotate the secret (RotateSubscriptionSecret) first"
+        ))
+    })
 }
 
 /// The secrets a delivery is signed with right now: the current one and, during
