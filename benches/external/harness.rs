@@ -181,7 +181,7 @@ async fn run_on(
     use base64::Engine as _;
     let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
     let cli = |args: &[&str]| -> Result<String, String> {
-        let output = Command::new(&binaries.server)
+        let output = hookrelay(&binaries.server)
             .args(args)
             .args(["--database-url", database_url])
             .env("HOOKRELAY_SECRET_KEY", &secret_key)
@@ -210,7 +210,7 @@ async fn run_on(
     let port = free_port()?;
     let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
     let server = Process(
-        Command::new(&binaries.server)
+        hookrelay(&binaries.server)
             .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", database_url])
             .env("HOOKRELAY_SECRET_KEY", &secret_key)
@@ -390,6 +390,18 @@ async fn run_on(
         idle_rss_mib,
         peak_rss_mib,
     })
+}
+
+/// The server binary with none of this process's `HOOKRELAY_*` settings:
+/// the run is configured by its flags alone.
+fn hookrelay(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("HOOKRELAY_") {
+            command.env_remove(key);
+        }
+    }
+    command
 }
 
 fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
