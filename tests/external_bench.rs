@@ -33,6 +33,7 @@ fn workload(
         connections: 2,
         rate,
         timeout: Duration::from_secs(60),
+        server_config: None,
     }
 }
 

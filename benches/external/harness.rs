@@ -48,6 +48,8 @@ pub struct Workload {
     /// Events per second overall; `None` publishes as fast as the clients can.
     pub rate: Option<f64>,
     pub timeout: Duration,
+    /// A config file for the server (e.g. `[dispatch]` bounds to try).
+    pub server_config: Option<PathBuf>,
 }
 
 /// Where the two programs are: Cargo's `CARGO_BIN_EXE_*` for both.
@@ -208,11 +210,17 @@ async fn run_on(
 
     let (receiver, receiver_addr) = start_receiver(&binaries.receiver)?;
     let port = free_port()?;
+    let config: Vec<String> = workload
+        .server_config
+        .iter()
+        .flat_map(|path| ["--config".to_owned(), path.display().to_string()])
+        .collect();
     let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
     let server = Process(
         hookrelay(&binaries.server)
             .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", database_url])
+            .args(&config)
             .env("HOOKRELAY_SECRET_KEY", &secret_key)
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

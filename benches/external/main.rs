@@ -33,6 +33,9 @@ struct Args {
     rate: Option<f64>,
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
+    /// A config file for the server, e.g. to try other `[dispatch]` bounds.
+    #[arg(long)]
+    server_config: Option<std::path::PathBuf>,
     /// Runs of the same workload, each on a fresh database.
     #[arg(long, default_value_t = 1)]
     runs: usize,
@@ -64,6 +67,7 @@ async fn main() {
         connections: args.connections,
         rate: args.rate,
         timeout: Duration::from_secs(args.timeout_secs),
+        server_config: args.server_config,
     };
     let mut failed = false;
     for _ in 0..args.runs {
