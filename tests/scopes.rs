@@ -8,16 +8,17 @@
 #[macro_use]
 mod common;
 
-use common::delivering::{fast_retries, wait_for_status};
+use common::builders::secs;
+use common::delivering::wait_for_status;
 use common::publishing::{create_type, publish_as, with_scope};
 use common::receiver::{Reply, TestReceiver};
 use common::{Backend, TestApp, authed, spawn_app, wait_until};
 use hookrelay::proto::event::Payload;
 use hookrelay::proto::scope_service_client::ScopeServiceClient;
 use hookrelay::proto::{
-    CreateScopeRequest, CreateSubscriptionRequest, DeleteScopeRequest, DeliveryStatus, Event,
-    GetScopeRequest, GetSubscriptionRequest, ListSubscriptionsRequest, Scope, ScopeState,
-    Subscription, UpdateScopeRequest,
+    Backoff, CreateScopeRequest, CreateSubscriptionRequest, DeleteScopeRequest, DeliveryStatus,
+    Event, GetScopeRequest, GetSubscriptionRequest, ListSubscriptionsRequest, RetryPolicy, Scope,
+    ScopeState, Subscription, UpdateScopeRequest,
 };
 use std::time::{Duration, SystemTime};
 use tonic::{Code, Status};
@@ -66,7 +67,14 @@ async fn subscribe_as(
                     url: url.to_owned(),
                     event_types: vec!["message.complete".to_owned()],
                     scope: scope.to_owned(),
-                    retry_policy: fast_retries(10),
+                    // A failed attempt waits long enough to be seen pending.
+                    retry_policy: Some(RetryPolicy {
+                        max_attempts: 10,
+                        initial_delay: Some(secs(30)),
+                        max_delay: Some(secs(60)),
+                        backoff: Backoff::Fixed as i32,
+                        jitter: None,
+                    }),
                     ..Default::default()
                 }),
                 secret: String::new(),
@@ -116,6 +124,14 @@ async fn deleting_a_scope_stops_everything_in_it(backend: Backend) {
         .expect("publish");
     let event_id = published.event.unwrap().id;
     receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    // Its first attempt failed; it now waits, pending, for its retry.
+    wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Pending,
+        Duration::from_secs(10),
+    )
+    .await;
 
     scopes(&app)
         .delete_scope(app.req(DeleteScopeRequest {

@@ -13,6 +13,7 @@ Exits with status 3 if the library is not installed.
 
 import os
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -25,6 +26,15 @@ except ImportError as err:
         flush=True,
     )
     sys.exit(3)
+
+
+# Requests are handled on several threads; one line must not cut another.
+_print_lock = threading.Lock()
+
+
+def report(line: str) -> None:
+    with _print_lock:
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -48,12 +58,12 @@ def main() -> None:
             try:
                 webhook.verify(body, headers)
             except Exception as err:  # any failure is a rejection
-                print(f"INVALID {type(err).__name__}: {err}", flush=True)
+                report(f"INVALID {type(err).__name__}: {err}")
                 self.send_response(500)
                 self.send_header("content-length", "0")
                 self.end_headers()
                 return
-            print(f"VERIFIED {self.headers.get('webhook-id')}", flush=True)
+            report(f"VERIFIED {self.headers.get('webhook-id')}")
             self.send_response(204)
             self.end_headers()
 
