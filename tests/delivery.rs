@@ -395,6 +395,58 @@ async fn retry_after_is_honoured(backend: Backend) {
 // 5. Dead letter, then RetryDelivery.
 // ---------------------------------------------------------------------------
 
+/// A retry that comes due after its subscription was disabled is not sent:
+/// the delivery is cancelled and says why.
+async fn disabled_subscription_cancels_its_retry(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(503));
+    let (sub, _) = subscribe(
+        &app,
+        Subscription {
+            retry_policy: fast_retries(5),
+            ..subscription_to(receiver.url("/flaky"))
+        },
+    )
+    .await;
+    let event_id = publish_to(&app, serde_json::json!({"n": 1}), 1).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Pending,
+        Duration::from_secs(10),
+    )
+    .await;
+    app.subscriptions()
+        .update_subscription(app.req(hookrelay::proto::UpdateSubscriptionRequest {
+            subscription: Some(Subscription {
+                id: sub.id,
+                enabled: Some(false),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["enabled".to_owned()],
+            }),
+        }))
+        .await
+        .expect("disable");
+    let cancelled = wait_for_status(
+        &app,
+        &event_id,
+        DeliveryStatus::Cancelled,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        cancelled.last_error.contains("disabled or deleted"),
+        "{cancelled:?}"
+    );
+    receiver
+        .assert_stays_at(1, Duration::from_millis(300))
+        .await;
+}
+
 async fn dead_letter_then_retry(backend: Backend) {
     let app = app_with_type(backend).await;
     let receiver = TestReceiver::start().await;
@@ -554,5 +606,6 @@ on_both_databases!(
     retries_until_success,
     retry_after_is_honoured,
     dead_letter_then_retry,
+    disabled_subscription_cancels_its_retry,
     replay_events,
 );

@@ -46,8 +46,14 @@ impl Dispatcher {
                 targets.get(&delivery.subscription_id),
                 events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone())),
             ) else {
-                // Deleted or disabled subscription: nothing will be sent.
-                let _ = deliveries::cancel(&self.db, &delivery.id).await;
+                // Deleted or disabled subscription (by hand, by the server,
+                // or with its scope): nothing will be sent, and it says why.
+                let _ = deliveries::cancel(
+                    &self.db,
+                    &delivery.id,
+                    "cancelled: the subscription was disabled or deleted",
+                )
+                .await;
                 continue;
             };
             if !self.admit(&delivery.subscription_id, target.spec.rate_limit) {

@@ -249,12 +249,17 @@ pub async fn cancel_pending<C: ConnectionTrait>(
 }
 
 /// Marks one claimed delivery cancelled (its subscription is gone or off).
-pub async fn cancel<C: ConnectionTrait>(db: &C, delivery_id: &str) -> Result<(), DbError> {
+pub async fn cancel<C: ConnectionTrait>(
+    db: &C,
+    delivery_id: &str,
+    reason: &str,
+) -> Result<(), DbError> {
     delivery::Entity::update_many()
         .col_expr(
             delivery::Column::Status,
             Expr::value(Status::Cancelled as i16),
         )
+        .col_expr(delivery::Column::LastError, Expr::value(reason))
         .col_expr(
             delivery::Column::LeaseExpireTime,
             Expr::value(Option::<i64>::None),
