@@ -8,13 +8,10 @@ use http::{HeaderName, HeaderValue};
 pub const MAX_CUSTOM_HEADERS: usize = 32;
 pub const MAX_HEADER_VALUE_LEN: usize = 4096;
 
-/// Header names a subscriber may not set: the Standard Webhooks signature (forging it
-/// would defeat verification; a profile's other signature headers are checked against
-/// the profile), framing headers the HTTP client must control, and hop-by-hop
-/// headers. `user-agent` is deliberately NOT reserved: some receivers allow-list callers
-/// by user agent, so letting subscribers override it is useful and harmless.
-pub const RESERVED_HEADERS: &[&str] = &[
-    "webhook-signature",
+/// Headers the HTTP client owns: framing, and hop-by-hop headers that mean
+/// nothing to the receiver. Neither custom headers nor a delivery profile
+/// may name them.
+pub const TRANSPORT_HEADERS: &[&str] = &[
     "content-type",
     "content-length",
     "content-encoding",
@@ -30,11 +27,23 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "expect",
 ];
 
-/// True when `name` (any case) is in [`RESERVED_HEADERS`].
-pub fn is_reserved(name: &str) -> bool {
-    RESERVED_HEADERS
+/// The Standard Webhooks signature: forging it would defeat verification. A
+/// profile's other signature headers are checked against the profile.
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// True when `name` (any case) is a transport header.
+pub fn is_transport(name: &str) -> bool {
+    TRANSPORT_HEADERS
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Header names a subscriber may not set: the signature and the transport
+/// headers. `user-agent` is deliberately NOT reserved: some receivers
+/// allow-list callers by user agent, so letting subscribers override it is
+/// useful and harmless.
+pub fn is_reserved(name: &str) -> bool {
+    SIGNATURE_HEADER.eq_ignore_ascii_case(name) || is_transport(name)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

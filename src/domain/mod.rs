@@ -30,7 +30,7 @@ pub use endpoint_url::{EndpointUrl, EndpointUrlError, TargetPolicy, is_forbidden
 pub use event_id::{EventId, EventIdError};
 pub use event_type_name::{EventTypeName, EventTypeNameError};
 pub use event_type_pattern::{EventTypePattern, EventTypePatternError};
-pub use headers::{CustomHeaders, HeaderError, HeaderViolation, RESERVED_HEADERS};
+pub use headers::{CustomHeaders, HeaderError, HeaderViolation, TRANSPORT_HEADERS};
 pub use ids::{IdKind, is_valid_id, new_id};
 pub use names::{Description, ResourceName, Scope, TextError};
 pub use next_step::{Answer, AttemptRecord, NextStep, decide, latest_by_subscription};

@@ -17,7 +17,7 @@ pub use spec::{BodyFieldSpec, ProfileSpec, RecipeSpec};
 pub use template::{Placeholder, Template, TemplateError};
 
 use super::WebhookSecret;
-use super::headers::preview;
+use super::headers::{is_transport, preview};
 use http::HeaderName;
 use recipe::{EACH_PLACEHOLDERS, SIGNED_CONTENT_PLACEHOLDERS, VALUE_PLACEHOLDERS};
 use std::sync::{Arc, LazyLock};
@@ -25,24 +25,6 @@ use std::sync::{Arc, LazyLock};
 pub const MAX_SIGNATURES: usize = 4;
 pub const MAX_BODY_FIELDS: usize = 32;
 pub const MAX_HEADER_TEMPLATES: usize = 16;
-
-/// Headers a profile may never name: the HTTP client owns framing, and
-/// hop-by-hop headers mean nothing to the receiver.
-const FRAMING_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "host",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-];
 
 /// Placeholders a header template may use.
 const HEADER_PLACEHOLDERS: &[Placeholder] = &[
@@ -287,7 +269,7 @@ fn header_name(field: &str, name: &str, v: &mut Vec<ProfileViolation>) -> Option
         ));
         return None;
     };
-    if FRAMING_HEADERS.contains(&parsed.as_str()) {
+    if is_transport(parsed.as_str()) {
         v.push(violation(
             field,
             format!(
