@@ -10,8 +10,7 @@ use crate::domain::profile::{PRESET_NAMES, check_saved_name, preset};
 use crate::domain::{Capability, DeliveryProfile, ProfileSpec};
 use crate::store::delivery_profiles as rows;
 use crate::store::{
-    Connection, TransactionSession, Transactional, delivery_profile, is_unique_violation,
-    now_micros, subscription,
+    Connection, TransactionSession, Transactional, delivery_profile, now_micros, subscription,
 };
 
 #[derive(Clone, Debug)]
@@ -44,16 +43,7 @@ pub async fn create<C: Connection>(
         },
     )
     .await
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            ServiceError::AlreadyExists {
-                kind: "delivery profile",
-                id: name.to_owned(),
-            }
-        } else {
-            err.into()
-        }
-    })?;
+    .map_err(|err| ServiceError::from_insert(err, "delivery profile", name.to_owned()))?;
     to_saved(row)
 }
 

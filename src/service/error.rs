@@ -2,7 +2,7 @@
 //! code in `grpc::status`; the messages are written for the caller to act on.
 
 use crate::domain::{Capability, IdKind, is_valid_id};
-use crate::store::{DbError, is_unavailable};
+use crate::store::{DbError, is_unavailable, is_unique_violation};
 
 /// One invalid field: its path in the request (`subscription.url`) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +78,19 @@ impl ServiceError {
             field: field.into(),
             description: description.to_string(),
         }])
+    }
+
+    /// What a failed insert means to the caller: `AlreadyExists` when it
+    /// broke a unique key (`kind` named `id` is taken), else the database's error.
+    pub fn from_insert(err: DbError, kind: &'static str, id: impl Into<String>) -> Self {
+        if is_unique_violation(&err) {
+            ServiceError::AlreadyExists {
+                kind,
+                id: id.into(),
+            }
+        } else {
+            err.into()
+        }
     }
 
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {

@@ -3,7 +3,7 @@
 
 use super::{Caller, ServiceError};
 use crate::domain::{Capability, EventTypeName};
-use crate::store::{Connection, event_type, event_types, is_unique_violation, now_micros};
+use crate::store::{Connection, event_type, event_types, now_micros};
 
 #[derive(Clone, Debug)]
 pub struct EventType {
@@ -67,14 +67,7 @@ pub async fn create<C: Connection>(
         update_time: now,
     };
     let model = event_types::insert(db, row).await.map_err(|err| {
-        if is_unique_violation(&err) {
-            ServiceError::AlreadyExists {
-                kind: "event type",
-                id: new.name.as_str().to_owned(),
-            }
-        } else {
-            err.into()
-        }
+        ServiceError::from_insert(err, "event type", new.name.as_str().to_owned())
     })?;
     to_event_type(model)
 }

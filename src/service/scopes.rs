@@ -8,9 +8,7 @@
 use super::{Caller, ServiceError};
 use crate::domain::{Capability, Scope};
 use crate::store::scopes as rows;
-use crate::store::{
-    Connection, TransactionSession, Transactional, is_unique_violation, now_micros, scope,
-};
+use crate::store::{Connection, TransactionSession, Transactional, now_micros, scope};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -160,16 +158,7 @@ pub async fn create<C: Connection>(
         },
     )
     .await
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            ServiceError::AlreadyExists {
-                kind: "scope",
-                id: name.as_str().to_owned(),
-            }
-        } else {
-            err.into()
-        }
-    })?;
+    .map_err(|err| ServiceError::from_insert(err, "scope", name.as_str().to_owned()))?;
     Ok(to_scope(row))
 }
 

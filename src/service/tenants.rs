@@ -8,9 +8,7 @@ use crate::domain::{
     looks_like_token, new_id,
 };
 use crate::store::api_keys::KeyFilter;
-use crate::store::{
-    Connection, api_key, api_keys, is_unique_violation, now_micros, tenant, tenants,
-};
+use crate::store::{Connection, api_key, api_keys, now_micros, tenant, tenants};
 
 /// A stored API key, without its token.
 #[derive(Clone, Debug)]
@@ -40,16 +38,9 @@ pub async fn create_tenant<C: Connection>(
         name: name.as_str().to_owned(),
         create_time: now_micros(),
     };
-    tenants::insert(db, new).await.map_err(|err| {
-        if is_unique_violation(&err) {
-            ServiceError::AlreadyExists {
-                kind: "tenant",
-                id: name.as_str().to_owned(),
-            }
-        } else {
-            err.into()
-        }
-    })
+    tenants::insert(db, new)
+        .await
+        .map_err(|err| ServiceError::from_insert(err, "tenant", name.as_str().to_owned()))
 }
 
 pub async fn find_tenant_by_name<C: Connection>(

@@ -16,9 +16,7 @@ use crate::domain::{
     RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
-use crate::store::{
-    Connection, DbError, TransactionSession, Transactional, is_unique_violation, subscription,
-};
+use crate::store::{Connection, DbError, TransactionSession, Transactional, subscription};
 use checks::{check_cross_field_rules, check_event_types_registered, check_quotas};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -249,14 +247,7 @@ pub(crate) async fn find_visible<C: Connection>(
 }
 
 fn name_conflict(err: DbError, spec: &SubscriptionSpec) -> ServiceError {
-    if is_unique_violation(&err) {
-        ServiceError::AlreadyExists {
-            kind: "subscription named",
-            id: spec.name.as_str().to_owned(),
-        }
-    } else {
-        err.into()
-    }
+    ServiceError::from_insert(err, "subscription named", spec.name.as_str())
 }
 
 /// Rebuilds the domain value from a row. Rows were validated on the way in,
