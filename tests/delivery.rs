@@ -279,7 +279,7 @@ async fn standard_webhooks_library_verifies(backend: Backend) {
         ok,
         "the Standard Webhooks library did not verify 3 webhooks; its output: {:?}; stderr: {}",
         verifier.lines(),
-        verifier.stderr.lock().unwrap()
+        verifier.stderr()
     );
     let verified: HashSet<String> = verifier.with_prefix("VERIFIED ").into_iter().collect();
     let expected: HashSet<String> = published.iter().cloned().collect();

@@ -12,6 +12,7 @@
 mod common;
 
 use common::process::free_port;
+use common::script_receiver::CapturedOutput;
 use common::tools;
 
 use common::{Backend, TestApp, authed, register_event_type, spawn_app, wait_until};
@@ -24,9 +25,8 @@ use prost_types::Duration as PbDuration;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 const EVENT_TYPE: &str = "invoice.paid";
 const EVENTS: usize = 3;
@@ -168,8 +168,7 @@ fn rust_example_binary() -> &'static PathBuf {
 struct RunningExample {
     example: Example,
     child: tokio::process::Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<String>>,
+    output: CapturedOutput,
 }
 
 impl RunningExample {
@@ -194,39 +193,11 @@ impl RunningExample {
                     launch.needs
                 )
             });
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        tokio::spawn({
-            let lines = Arc::clone(&lines);
-            async move {
-                let mut reader = BufReader::new(stdout).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    lines.lock().unwrap().push(line);
-                }
-            }
-        });
-        let mut err_pipe = child.stderr.take().expect("piped stderr");
-        tokio::spawn({
-            let stderr = Arc::clone(&stderr);
-            async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = err_pipe.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    stderr
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
+        let output = CapturedOutput::of(&mut child);
         let mut running = Self {
             example,
             child,
-            lines,
-            stderr,
+            output,
         };
         // Every example says so on stderr once its socket is bound.
         let started = Instant::now();
@@ -253,11 +224,11 @@ impl RunningExample {
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.output.lines()
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.output.stderr()
     }
 
     /// The webhook ids of the lines `verified <id> <type>`, with their type.

@@ -9,10 +9,58 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
+/// A child process's stdout, line by line, and its stderr, as they come.
+#[derive(Clone, Default)]
+pub struct CapturedOutput {
+    lines: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl CapturedOutput {
+    /// Starts reading `child`'s piped stdout and stderr in the background.
+    pub fn of(child: &mut tokio::process::Child) -> Self {
+        let output = Self::default();
+        let stdout = child.stdout.take().expect("piped stdout");
+        tokio::spawn({
+            let lines = Arc::clone(&output.lines);
+            async move {
+                let mut reader = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    lines.lock().unwrap().push(line);
+                }
+            }
+        });
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        tokio::spawn({
+            let stderr = Arc::clone(&output.stderr);
+            async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err_pipe.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    stderr
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        output
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
 pub struct ScriptReceiver {
     child: tokio::process::Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    pub stderr: Arc<Mutex<String>>,
+    output: CapturedOutput,
 }
 
 impl ScriptReceiver {
@@ -39,39 +87,8 @@ impl ScriptReceiver {
                 super::tools::SETUP
             )
         });
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        tokio::spawn({
-            let lines = Arc::clone(&lines);
-            async move {
-                let mut reader = BufReader::new(stdout).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    lines.lock().unwrap().push(line);
-                }
-            }
-        });
-        let mut err_pipe = child.stderr.take().expect("piped stderr");
-        tokio::spawn({
-            let stderr = Arc::clone(&stderr);
-            async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = err_pipe.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    stderr
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
-        let mut receiver = Self {
-            child,
-            lines,
-            stderr,
-        };
+        let output = CapturedOutput::of(&mut child);
+        let mut receiver = Self { child, output };
         let started = Instant::now();
         loop {
             if receiver.lines().iter().any(|l| l.starts_with("LISTENING")) {
@@ -85,21 +102,25 @@ impl ScriptReceiver {
                      from `{}`). stderr:\n{}",
                     script.display(),
                     super::tools::SETUP,
-                    receiver.stderr.lock().unwrap()
+                    receiver.output.stderr()
                 );
             }
             assert!(
                 started.elapsed() < Duration::from_secs(15),
                 "the receiver {} did not listen within 15 s; stderr:\n{}",
                 script.display(),
-                receiver.stderr.lock().unwrap()
+                receiver.output.stderr()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.output.lines()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.output.stderr()
     }
 
     pub fn with_prefix(&self, prefix: &str) -> Vec<String> {
@@ -127,7 +148,7 @@ impl ScriptReceiver {
             ok,
             "expected {count} verified requests; the receiver printed {:?}; stderr: {}",
             self.lines(),
-            self.stderr.lock().unwrap()
+            self.stderr()
         );
         self.verified()
     }
