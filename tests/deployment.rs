@@ -996,3 +996,52 @@ mod yaml {
         assert_eq!(&theirs, ours, "PyYAML reads docker-compose.yml differently");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The allocator options the server relaunches itself with
+
+/// The serving process's environment, from /proc.
+fn environment_of(pid: u32) -> BTreeMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("read /proc/<pid>/environ");
+    raw.split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            let (name, value) = entry.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// `hookrelay serve` relaunches itself once (same pid) with mimalloc set to
+/// commit on demand and purge after 50 ms, the README's memory figures;
+/// an option the operator set is kept as given.
+#[test]
+fn the_server_runs_with_lean_allocator_options() {
+    use common::process::ServeProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("lean.db").display());
+    let server = ServeProcess::start(&url, &[], &[]);
+    // The pid that listens is the pid that was spawned: exec kept it.
+    let env = environment_of(server.child.id());
+    assert_eq!(
+        env.get("MIMALLOC_ARENA_EAGER_COMMIT").map(String::as_str),
+        Some("0")
+    );
+    assert_eq!(
+        env.get("MIMALLOC_PURGE_DELAY").map(String::as_str),
+        Some("50")
+    );
+    drop(server);
+
+    let url = format!("sqlite://{}", dir.path().join("operator.db").display());
+    let server = ServeProcess::start(&url, &[], &[("MIMALLOC_PURGE_DELAY", "200".to_owned())]);
+    let env = environment_of(server.child.id());
+    assert_eq!(
+        env.get("MIMALLOC_PURGE_DELAY").map(String::as_str),
+        Some("200")
+    );
+    assert_eq!(
+        env.get("MIMALLOC_ARENA_EAGER_COMMIT").map(String::as_str),
+        Some("0")
+    );
+}
