@@ -39,6 +39,10 @@ struct Args {
     /// Runs of the same workload, each on a fresh database.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// The server binary to run instead of this build's, e.g. an older
+    /// build kept aside to compare against.
+    #[arg(long)]
+    server: Option<std::path::PathBuf>,
     // `cargo bench` passes --bench; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -56,7 +60,10 @@ async fn main() {
         other => panic!("--database {other:?}: use sqlite or postgres"),
     };
     let binaries = Binaries {
-        server: env!("CARGO_BIN_EXE_hookrelay").into(),
+        server: args
+            .server
+            .clone()
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_hookrelay").into()),
         receiver: env!("CARGO_BIN_EXE_hookrelay-bench-receiver").into(),
     };
     let workload = Workload {

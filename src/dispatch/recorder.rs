@@ -1,7 +1,9 @@
 //! Writes attempt results in groups: whatever finished while the previous
 //! group was being written goes into the next transaction, so under load
 //! one commit (one fsync on SQLite) covers many deliveries, and when idle a
-//! single result is written at once. After each group, subscriptions that
+//! lone result waits a few milliseconds for company (nothing waits on it:
+//! the request is done and its room given back), so that at a trickle too
+//! one commit covers several results. After each group, subscriptions that
 //! must stop (410 Gone, or failing for too long) are disabled and announced.
 
 use super::{Dispatcher, Target};
@@ -12,10 +14,18 @@ use crate::service::deliveries::{self, AttemptRecord, NextStep};
 use crate::store::{delivery, now_micros};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Most results in one transaction.
 const MAX_GROUP: usize = 512;
+
+/// How long a group waits for more results before it is written. A result
+/// of an ordered subscription never waits: the next delivery waits for it.
+/// Measured with one sequential publisher (external benchmark, SQLite):
+/// one transaction per result was 5 statements and an fsync per delivery.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// One attempt's result on its way to the database.
 pub struct Finished {
@@ -38,6 +48,14 @@ impl Dispatcher {
     pub(super) async fn record_results(self: Arc<Self>, mut results: mpsc::Receiver<Finished>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while results.recv_many(&mut group, MAX_GROUP).await > 0 {
+            let deadline = Instant::now() + LINGER;
+            while group.len() < MAX_GROUP && !group.iter().any(|f| f.change.ordered) {
+                let more = MAX_GROUP - group.len();
+                match tokio::time::timeout_at(deadline, results.recv_many(&mut group, more)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
             self.record_group(std::mem::take(&mut group)).await;
         }
     }
