@@ -10,6 +10,7 @@ mod m20261127_000002_events_and_deliveries;
 mod m20261127_000003_queue_vacuum;
 mod m20261130_000004_delivery_profiles;
 mod m20261130_000005_scopes;
+mod m20261130_000006_routing_stamps;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_queue_vacuum::Migration),
             Box::new(m20261130_000004_delivery_profiles::Migration),
             Box::new(m20261130_000005_scopes::Migration),
+            Box::new(m20261130_000006_routing_stamps::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ pub use handoff::{Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
-use targets::Target;
+use targets::{PreparedTargets, Target};
 pub use test_event::WebhookTestSender;
 
 use crate::domain::SecretCipher;
@@ -70,6 +70,8 @@ pub struct Dispatcher {
     /// Deliveries this process holds, released if shutdown cuts them short.
     held: Mutex<HashSet<String>>,
     limiters: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    /// Subscriptions prepared for sending, reused while unchanged.
+    prepared: Mutex<PreparedTargets>,
     /// Set when shutdown begins: publishes stop handing deliveries over.
     closing: AtomicBool,
     /// Deliveries publishes handed over; `run` takes the receiver.
@@ -116,6 +118,7 @@ impl Dispatcher {
             in_flight: Mutex::new(HashMap::new()),
             held: Mutex::new(HashSet::new()),
             limiters: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
         })
     }
 

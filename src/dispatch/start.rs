@@ -94,8 +94,8 @@ impl Dispatcher {
         for direct in batch {
             let target = targets
                 .entry(direct.subscription.id.clone())
-                .or_insert_with(|| match self.prepare_target(&direct.subscription, now) {
-                    Ok(target) => Some(Arc::new(target)),
+                .or_insert_with(|| match self.target(&direct.subscription, now) {
+                    Ok(target) => Some(target),
                     Err(err) => {
                         tracing::warn!(error = %err, "preparing a subscription failed; returning its deliveries to the queue");
                         None

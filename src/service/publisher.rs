@@ -6,7 +6,9 @@
 //! publishers. After each commit the writer hands the deliveries it leased
 //! to the local dispatcher and wakes it for the ones it queued.
 
-use super::events::{FieldPaths, Job, NewEvent, Published, Written, prepare, write_jobs};
+use super::events::{
+    FieldPaths, Job, NewEvent, Published, RoutingCache, Written, prepare, write_jobs,
+};
 use super::handoff::Handoff;
 use super::{Caller, ServiceError};
 use crate::store::Db;
@@ -29,7 +31,12 @@ impl Publisher {
     /// Without a `handoff` every delivery goes through the queue.
     pub fn start(db: Db, handoff: Option<Arc<dyn Handoff>>, wake: Arc<Notify>) -> Self {
         let (requests, inbox) = mpsc::channel(1024);
-        let writer = Writer { db, handoff, wake };
+        let writer = Writer {
+            db,
+            handoff,
+            wake,
+            routing: RoutingCache::default(),
+        };
         tokio::spawn(writer.write_groups(inbox));
         Self { requests }
     }
@@ -75,6 +82,7 @@ struct Writer {
     handoff: Option<Arc<dyn Handoff>>,
     /// The local dispatcher's wake-up, for queued deliveries.
     wake: Arc<Notify>,
+    routing: RoutingCache,
 }
 
 impl Writer {
@@ -125,7 +133,7 @@ impl Writer {
             outcomes,
             direct,
             queued,
-        } = write_jobs(&self.db, jobs, self.handoff.as_deref()).await?;
+        } = write_jobs(&self.db, jobs, self.handoff.as_deref(), &self.routing).await?;
         if let Some(handoff) = &self.handoff
             && let Err(unsent) = handoff.send(direct)
         {

@@ -21,6 +21,7 @@ pub mod events;
 pub mod gauges;
 pub mod publish;
 pub mod queue;
+pub mod routing_stamp;
 pub mod scope;
 pub mod scopes;
 pub mod subscription;

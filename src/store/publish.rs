@@ -1,13 +1,14 @@
 //! The publish path's queries: the reads a group of publishes needs (its
-//! catalog entries, the tenants' enabled subscriptions, events already
-//! stored under caller ids) and the one write of its events and deliveries.
-//! Each read is one statement for the whole group, however many requests.
+//! tenants' routing stamps and, when a stamp moved, their catalogs and
+//! enabled subscriptions; events already stored under caller ids) and the
+//! one write of its events and deliveries. Each read is one statement for
+//! the whole group, however many requests.
 
 use super::delivery::Status;
-use super::{combine, delivery, event, event_type, queue, subscription};
+use super::{combine, delivery, event, event_type, queue, routing_stamp, subscription};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryTrait, Set, TransactionSession, TransactionTrait,
+    QuerySelect, QueryTrait, Set, TransactionSession, TransactionTrait,
 };
 use std::collections::HashSet;
 
@@ -37,15 +38,29 @@ pub fn single_connection<C: ConnectionTrait>(db: &C) -> bool {
     db.get_database_backend() == DatabaseBackend::Sqlite
 }
 
-/// The catalog entries of these tenants with one of these names.
-pub async fn event_types_named<C: ConnectionTrait>(
+/// The routing stamps of these tenants; a tenant without one has never had
+/// a subscription or an event type.
+pub async fn routing_stamps<C: ConnectionTrait>(
     db: &C,
     tenants: &HashSet<&str>,
-    names: &HashSet<&str>,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    routing_stamp::Entity::find()
+        .select_only()
+        .column(routing_stamp::Column::TenantId)
+        .column(routing_stamp::Column::Stamp)
+        .filter(routing_stamp::Column::TenantId.is_in(tenants.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The whole catalogs of these tenants.
+pub async fn event_types_of<C: ConnectionTrait>(
+    db: &C,
+    tenants: &HashSet<&str>,
 ) -> Result<Vec<event_type::Model>, DbErr> {
     event_type::Entity::find()
         .filter(event_type::Column::TenantId.is_in(tenants.iter().copied()))
-        .filter(event_type::Column::Name.is_in(names.iter().copied()))
         .all(db)
         .await
 }

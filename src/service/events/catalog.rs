@@ -6,63 +6,72 @@ use super::Job;
 use crate::service::{FieldViolation, ServiceError};
 use crate::store::{Connection, publish};
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// A catalog entry as publishing sees it.
 pub(super) enum Entry {
-    /// Registered and active, with its compiled JSON Schema if it has one.
-    Active(Option<jsonschema::Validator>),
+    /// Registered and active, with its JSON Schema if it has one.
+    Active(Option<Box<Schema>>),
     /// Registered but archived: publishing it is refused.
     Archived,
 }
 
-/// The entries a group of publishes names, by (tenant, type).
-pub(super) type Catalog = HashMap<(String, String), Entry>;
+/// A stored JSON Schema, compiled the first time a payload is checked
+/// against it and then kept with the tenant's routing.
+pub(super) struct Schema {
+    text: String,
+    compiled: OnceLock<Result<jsonschema::Validator, String>>,
+}
 
-/// Reads and compiles, in one statement, the entries the group's requests
-/// name (those that check the catalog at all).
+impl Schema {
+    fn validator(&self, type_name: &str) -> Result<&jsonschema::Validator, ServiceError> {
+        self.compiled
+            .get_or_init(|| {
+                let schema: serde_json::Value =
+                    serde_json::from_str(&self.text).map_err(|e| e.to_string())?;
+                jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| ServiceError::Internal(format!("stored schema of {type_name}: {e}")))
+    }
+}
+
+/// Every catalog entry of these tenants, by tenant and then by name, in one
+/// statement.
 pub(super) async fn load<C: Connection>(
     db: &C,
     tenants: &HashSet<&str>,
-    jobs: &[Job],
-) -> Result<Catalog, ServiceError> {
-    let names: HashSet<&str> = jobs
-        .iter()
-        .filter(|j| j.catalog.is_some())
-        .flat_map(|j| j.events.iter().map(|e| e.event_type.as_str()))
-        .collect();
-    if names.is_empty() {
-        return Ok(Catalog::new());
-    }
-    let mut catalog = Catalog::new();
-    for row in publish::event_types_named(db, tenants, &names).await? {
+) -> Result<HashMap<String, HashMap<String, Entry>>, ServiceError> {
+    let mut catalogs: HashMap<String, HashMap<String, Entry>> = HashMap::new();
+    for row in publish::event_types_of(db, tenants).await? {
         let entry = if row.archived {
             Entry::Archived
         } else {
-            match &row.json_schema {
-                None => Entry::Active(None),
-                Some(schema) => {
-                    let schema: serde_json::Value = serde_json::from_str(schema)
-                        .map_err(|e| ServiceError::Internal(format!("stored schema: {e}")))?;
-                    Entry::Active(Some(jsonschema::validator_for(&schema).map_err(|e| {
-                        ServiceError::Internal(format!("stored schema of {}: {e}", row.name))
-                    })?))
-                }
-            }
+            Entry::Active(row.json_schema.map(|text| {
+                Box::new(Schema {
+                    text,
+                    compiled: OnceLock::new(),
+                })
+            }))
         };
-        catalog.insert((row.tenant_id, row.name), entry);
+        catalogs
+            .entry(row.tenant_id)
+            .or_default()
+            .insert(row.name, entry);
     }
-    Ok(catalog)
+    Ok(catalogs)
 }
 
 /// Checks one request's events against the catalog, naming fields `paths`' way.
-pub(super) fn check(catalog: &Catalog, job: &Job) -> Result<(), ServiceError> {
+/// `catalog` is the tenant's, by type name.
+pub(super) fn check(catalog: &HashMap<String, Entry>, job: &Job) -> Result<(), ServiceError> {
     let Some(paths) = job.catalog else {
         return Ok(());
     };
     let mut violations = Vec::new();
     for (index, event) in job.events.iter().enumerate() {
         let name = event.event_type.as_str();
-        match catalog.get(&(job.tenant_id.clone(), name.to_owned())) {
+        match catalog.get(name) {
             None => violations.push(FieldViolation {
                 field: format!("{}.type", paths.of(index)),
                 description: format!(
@@ -76,7 +85,8 @@ pub(super) fn check(catalog: &Catalog, job: &Job) -> Result<(), ServiceError> {
                 ),
             }),
             Some(Entry::Active(None)) => {}
-            Some(Entry::Active(Some(validator))) => {
+            Some(Entry::Active(Some(schema))) => {
+                let validator = schema.validator(name)?;
                 let data: serde_json::Value = serde_json::from_str(&event.payload)
                     .map_err(|e| ServiceError::Internal(format!("checked payload: {e}")))?;
                 let problems: Vec<String> = validator

@@ -6,6 +6,8 @@
 //! - `prepare`: what needs no database (capability, batch size, scope);
 //! - `catalog`: every type registered and active, payloads valid;
 //! - `idempotency`: caller ids already published, or twice in a group;
+//! - `routing`: each tenant's subscriptions and catalog, kept in memory
+//!   until the database says they changed;
 //! - `route`: which subscriptions get a delivery, and which of those the
 //!   local dispatcher takes at once;
 //! - `write`: a group of publishes in one transaction.
@@ -17,11 +19,13 @@ mod idempotency;
 mod prepare;
 mod reads;
 mod route;
+mod routing;
 mod write;
 
 pub use crate::domain::OPERATIONAL_PREFIX;
 pub use prepare::{MAX_BATCH, check_batch_size, prepare, publish_operational};
 pub use reads::{event_page_key, get, list};
+pub(super) use routing::RoutingCache;
 pub(super) use write::{Written, write_jobs};
 
 use crate::domain::{EventId, EventTypeName, Scope};

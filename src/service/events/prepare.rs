@@ -1,6 +1,7 @@
 //! The first step of a publish: what needs no database. Also the publish of
 //! hookrelay's own operational events, which skips the catalog.
 
+use super::routing::RoutingCache;
 use super::write::write_jobs;
 use super::{Job, NewEvent, Published};
 use crate::domain::{Capability, EventTypeName};
@@ -63,7 +64,10 @@ pub async fn publish_operational<C: Connection + Transactional>(
         events: vec![event],
         catalog: None,
     };
-    let mut written = write_jobs(db, std::slice::from_ref(&job), None).await?;
+    // Rare, and possibly inside the transaction that changed the tenant's
+    // subscriptions: read the routing afresh.
+    let routing = RoutingCache::default();
+    let mut written = write_jobs(db, std::slice::from_ref(&job), None, &routing).await?;
     written
         .outcomes
         .pop()

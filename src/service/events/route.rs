@@ -3,49 +3,15 @@
 //! it at once (written leased to it) or the queue carries it.
 
 use super::idempotency::{Duplicates, Repeat};
+use super::routing::{Routing, Target};
 use super::{Event, Job, Published};
-use crate::domain::{EventTypePattern, IdKind, Route, new_id};
+use crate::domain::{IdKind, new_id};
 use crate::service::ServiceError;
 use crate::service::handoff::{Direct, Handoff};
 use crate::store::delivery::Status;
-use crate::store::publish::{self, NewDelivery};
-use crate::store::{Connection, event, queue, subscription};
-use std::collections::{HashMap, HashSet};
+use crate::store::publish::NewDelivery;
+use crate::store::{event, queue};
 use std::sync::Arc;
-
-/// A subscription as routing sees it, with its row for a hand-off.
-pub(super) struct Target {
-    model: Arc<subscription::Model>,
-    route: Route,
-}
-
-/// The enabled subscriptions of the group's tenants, by tenant.
-pub(super) type Targets = HashMap<String, Vec<Target>>;
-
-/// Reads the group's tenants' enabled subscriptions in one statement.
-pub(super) async fn load_targets<C: Connection>(
-    db: &C,
-    tenants: &HashSet<&str>,
-) -> Result<Targets, ServiceError> {
-    let mut by_tenant: Targets = HashMap::new();
-    for row in publish::enabled_subscriptions(db, tenants).await? {
-        let patterns: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
-        by_tenant
-            .entry(row.tenant_id.clone())
-            .or_default()
-            .push(Target {
-                route: Route {
-                    scope: row.scope.clone(),
-                    patterns: patterns
-                        .iter()
-                        .filter_map(|p| EventTypePattern::parse(p).ok())
-                        .collect(),
-                },
-                model: Arc::new(row),
-            });
-    }
-    Ok(by_tenant)
-}
 
 /// The rows a group writes.
 #[derive(Default)]
@@ -63,7 +29,7 @@ pub(super) fn plan(
     jobs: &[Job],
     outcomes: &mut [Result<Vec<Published>, ServiceError>],
     duplicates: &mut Duplicates,
-    targets: &Targets,
+    routing: &Routing,
     handoff: Option<&dyn Handoff>,
     now: i64,
 ) -> Plan {
@@ -74,7 +40,9 @@ pub(super) fn plan(
             continue;
         }
         let tenant_id = job.tenant_id.as_str();
-        let targets = targets.get(tenant_id).map_or(&[][..], Vec::as_slice);
+        let targets = routing
+            .get(tenant_id)
+            .map_or(&[][..], |r| r.targets.as_slice());
         let mut results = Vec::with_capacity(job.events.len());
         for new in &job.events {
             let caller_id = new.id.as_ref().map(|id| id.as_str());

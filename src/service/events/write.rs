@@ -1,16 +1,17 @@
 //! The write step of a publish: a group of requests in one transaction with
 //! a fixed number of statements, however many requests and events.
 
-use super::catalog::{self, Catalog};
+use super::catalog;
 use super::idempotency::Duplicates;
-use super::route::{self, Plan, Targets};
+use super::route::{self, Plan};
+use super::routing::{Routing, RoutingCache};
 use super::{Job, Published};
 use crate::service::ServiceError;
 use crate::service::handoff::{Direct, Handoff};
 use crate::store::{
     Connection, TransactionSession, Transactional, is_unique_violation, now_micros, publish,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What a group of publishes wrote.
 pub(in crate::service) struct Written {
@@ -22,8 +23,9 @@ pub(in crate::service) struct Written {
     pub queued: usize,
 }
 
-/// Writes a group of publish requests: catalog, existing ids and
-/// subscriptions are each read once for the group, events and deliveries
+/// Writes a group of publish requests: the tenants' routing comes from
+/// `routing` (one small read of their stamps when nothing changed) and
+/// existing ids are read once for the group; events and deliveries are
 /// inserted in bulk. A request that fails validation gets its own error and
 /// the others proceed; a database error fails the whole group.
 ///
@@ -34,16 +36,17 @@ pub(in crate::service) async fn write_jobs<C: Connection + Transactional>(
     db: &C,
     jobs: &[Job],
     handoff: Option<&dyn Handoff>,
+    routing: &RoutingCache,
 ) -> Result<Written, ServiceError> {
     if publish::single_connection(db) {
         // One connection: reads and writes in one transaction take one turn
         // at it, where separate reads would queue for it one by one.
         let txn = db.begin().await?;
-        let written = route_and_store(&txn, jobs, handoff, true).await?;
+        let written = route_and_store(&txn, jobs, handoff, routing, true).await?;
         txn.commit().await?;
         return Ok(written);
     }
-    route_and_store(db, jobs, handoff, false).await
+    route_and_store(db, jobs, handoff, routing, false).await
 }
 
 /// `in_transaction`: `db` is already a transaction the caller commits.
@@ -51,20 +54,24 @@ async fn route_and_store<C: Connection + Transactional>(
     db: &C,
     jobs: &[Job],
     handoff: Option<&dyn Handoff>,
+    routing: &RoutingCache,
     in_transaction: bool,
 ) -> Result<Written, ServiceError> {
     // The reads go first, side by side and outside the write: under READ
     // COMMITTED each statement sees the latest commits anyway, and a race
     // on a caller's event id is caught by the primary key below.
     let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
-    let (catalog, mut duplicates, targets): (Catalog, Duplicates, Targets) = tokio::try_join!(
-        catalog::load(db, &tenants, jobs),
-        Duplicates::load(db, jobs),
-        route::load_targets(db, &tenants),
-    )?;
+    let (routing, mut duplicates): (Routing, Duplicates) =
+        tokio::try_join!(routing.load(db, &tenants), Duplicates::load(db, jobs))?;
+    let no_catalog = HashMap::new();
     let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
         .iter()
-        .map(|job| catalog::check(&catalog, job).map(|()| Vec::new()))
+        .map(|job| {
+            let catalog = routing
+                .get(&job.tenant_id)
+                .map_or(&no_catalog, |r| &r.catalog);
+            catalog::check(catalog, job).map(|()| Vec::new())
+        })
         .collect();
     let Plan {
         events,
@@ -74,7 +81,7 @@ async fn route_and_store<C: Connection + Transactional>(
         jobs,
         &mut outcomes,
         &mut duplicates,
-        &targets,
+        &routing,
         handoff,
         now_micros(),
     );
