@@ -501,6 +501,57 @@ async fn republishing_an_id_returns_the_original(backend: Backend) {
 
 // ---------------------------------------------------------------- batches
 
+/// Many publishes of one caller id at the same moment, among others, so
+/// that they land in one group and in several: one event is stored and
+/// delivered once, and every caller gets it back.
+async fn simultaneous_publishes_of_one_id_store_it_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start().await;
+    create_type(&app, "invoice.paid", None).await;
+    subscribe(&app, SubSpec::new("a", receiver.url("/a"), &["*"])).await;
+
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..96 {
+        let client = events(&app);
+        let token = app.tenant.token.clone();
+        calls.spawn(async move {
+            let event = if n % 3 == 0 {
+                with_id(json_event("invoice.paid", r#"{"v":"same"}"#), "same-id")
+            } else {
+                json_event("invoice.paid", &format!(r#"{{"n":{n}}}"#))
+            };
+            let mut client = client;
+            client
+                .publish_event(authed(&token, PublishEventRequest { event: Some(event) }))
+                .await
+                .map(|r| r.into_inner())
+        });
+    }
+    let mut same = Vec::new();
+    while let Some(call) = calls.join_next().await {
+        let response = call.expect("task").expect("every publish succeeds");
+        let event = response.event.clone().expect("event");
+        if event.id == "same-id" {
+            same.push(response);
+        }
+    }
+    assert_eq!(same.len(), 32);
+    assert_eq!(
+        same.iter().filter(|r| !r.duplicate).count(),
+        1,
+        "exactly one publish stored it"
+    );
+    assert!(same.iter().all(|r| r.subscription_count == 1));
+    let received = receiver.wait_for(65, WEBHOOK_DEADLINE).await;
+    assert_settled_at(&app, &receiver, 65).await;
+    let same_deliveries = received
+        .iter()
+        .filter(|r| r.header("webhook-id") == Some("same-id"))
+        .count();
+    assert_eq!(same_deliveries, 1, "delivered once");
+    assert_eq!(all_events(&app).await.len(), 65);
+}
+
 async fn batch_publish_returns_results_in_order(backend: Backend) {
     let app = spawn_app(backend).await;
     let receiver = TestReceiver::start().await;
@@ -822,6 +873,7 @@ on_both_databases!(
     payloads_are_validated_against_the_json_schema,
     oversized_payloads_are_resource_exhausted,
     republishing_an_id_returns_the_original,
+    simultaneous_publishes_of_one_id_store_it_once,
     batch_publish_returns_results_in_order,
     batch_limits_and_atomicity,
     duplicate_ids_within_a_batch,

@@ -157,21 +157,30 @@ pub async fn insert_group<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The rows in bulk, in chunks that stay under the bound-parameter limits.
+/// On SQLite (always inside the group's transaction) every chunk goes in
+/// one trip to the connection.
 async fn insert_rows<C: ConnectionTrait>(
     db: &C,
     events: Vec<event::ActiveModel>,
     deliveries: Vec<delivery::ActiveModel>,
     notify: bool,
 ) -> Result<(), DbErr> {
-    for chunk in events.chunks(INSERT_CHUNK) {
-        event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    for chunk in deliveries.chunks(INSERT_CHUNK) {
-        delivery::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
+    let backend = db.get_database_backend();
+    let mut statements: Vec<_> = events
+        .chunks(INSERT_CHUNK)
+        .map(|chunk| event::Entity::insert_many(chunk.to_vec()).build(backend))
+        .collect();
+    statements.extend(
+        deliveries
+            .chunks(INSERT_CHUNK)
+            .map(|chunk| delivery::Entity::insert_many(chunk.to_vec()).build(backend)),
+    );
+    if backend == DatabaseBackend::Sqlite {
+        db.execute_raw(combine::in_sequence(statements)).await?;
+    } else {
+        for statement in statements {
+            db.execute_raw(statement).await?;
+        }
     }
     if notify {
         queue::notify_dispatchers(db).await?;
