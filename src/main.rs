@@ -360,6 +360,28 @@ fn webhook_secret(s: &str) -> Result<String, String> {
         .map_err(|_| "expected whsec_ and base64, as CreateSubscription returned it".to_owned())
 }
 
+/// Sockets the server needs beside its requests in flight: API clients,
+/// database connections, listeners, files.
+const OTHER_OPEN_FILES: u64 = 256;
+
+/// Every request in flight holds a socket, and a login shell's soft limit
+/// (often 1,024 open files) is below what `dispatch.max_in_flight` plus the
+/// API's and the database's connections need. Raises the soft limit to the
+/// hard one, and says so when even that is short.
+fn raise_open_files_limit(settings: &Settings) {
+    let wanted = settings.dispatch.max_in_flight as u64 + OTHER_OPEN_FILES;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open-files limit is below what dispatch.max_in_flight needs; \
+             raise it (ulimit -n, LimitNOFILE=) or lower dispatch.max_in_flight"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not raise the open-files limit"),
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = args.settings()?;
     let telemetry = match &settings.otlp_endpoint {
@@ -373,6 +395,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             None
         }
     };
+    raise_open_files_limit(&settings);
     if settings.dev {
         tracing::warn!("--dev: http:// and private/loopback endpoint URLs are allowed");
     } else if !settings.allowed_networks.is_empty() {

@@ -1045,3 +1045,39 @@ fn the_server_runs_with_lean_allocator_options() {
         Some("0")
     );
 }
+
+/// Every request in flight holds a socket: `hookrelay serve` started with a
+/// low soft limit on open files raises it to the hard limit.
+#[test]
+fn the_server_raises_its_open_files_limit() {
+    use common::process::ServeProcess;
+    use std::os::unix::process::CommandExt;
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
+    assert!(
+        hard > 256,
+        "the hard limit ({hard}) leaves nothing to raise"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("files.db").display());
+    let server = ServeProcess::start_with(&url, &[], &[], |command| {
+        // SAFETY: setrlimit is a single system call, safe between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                rlimit::setrlimit(rlimit::Resource::NOFILE, 256, hard)?;
+                Ok(())
+            });
+        }
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id()))
+        .expect("the server's limits");
+    let open_files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let soft: Vec<&str> = open_files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(
+        soft,
+        vec![hard.to_string(), hard.to_string()],
+        "soft and hard limits: {open_files}"
+    );
+}

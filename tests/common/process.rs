@@ -61,9 +61,22 @@ impl ServeProcess {
     /// Starts serving `database_url` with `extra` flags and `env`, and waits
     /// until the gRPC port accepts connections.
     pub fn start(database_url: &str, extra: &[&str], env: &[(&str, String)]) -> Self {
+        Self::start_with(database_url, extra, env, |_| {})
+    }
+
+    /// As [`ServeProcess::start`], with `adjust` applied to the command
+    /// before it is spawned.
+    pub fn start_with(
+        database_url: &str,
+        extra: &[&str],
+        env: &[(&str, String)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
         let port = free_port();
         let key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        adjust(&mut command);
+        let child = command
             .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .env("HOOKRELAY_DATABASE_URL", database_url)
