@@ -8,7 +8,7 @@ use super::delivery::Status;
 use super::{combine, delivery, event, event_type, queue, routing_stamp, subscription};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, TransactionSession, TransactionTrait,
+    QuerySelect, QueryTrait, Set, Statement, TransactionSession, TransactionTrait, Value,
 };
 use std::collections::HashSet;
 
@@ -154,6 +154,112 @@ pub async fn insert_group<C: ConnectionTrait + TransactionTrait>(
     let txn = db.begin().await?;
     insert_rows(&txn, events, deliveries, notify).await?;
     txn.commit().await
+}
+
+/// Whether a group this size can be written as one Postgres statement.
+pub fn fits_one_statement(events: usize, deliveries: usize) -> bool {
+    events <= INSERT_CHUNK && deliveries <= INSERT_CHUNK
+}
+
+/// Writes a group routed with cached routing, as one Postgres statement
+/// that inserts only if every tenant's routing stamp is still the one the
+/// routing was cached under (`stamps`: tenant and stamp, 0 for a tenant
+/// with no stamp yet): the stamp check costs no round trip of its own.
+/// Returns false, having written nothing, when a stamp moved. A group
+/// with nothing to write (every event refused or a repeat) only checks the
+/// stamps: its refusals came from the kept catalog. The group must fit one
+/// statement ([`fits_one_statement`]).
+pub async fn insert_group_if_current<C: ConnectionTrait>(
+    db: &C,
+    events: &[&event::Model],
+    deliveries: Vec<NewDelivery>,
+    notify: bool,
+    stamps: &[(&str, i64)],
+) -> Result<bool, DbErr> {
+    let backend = DatabaseBackend::Postgres;
+    if events.is_empty() {
+        let checked = db.query_one_raw(stamps_unchanged(stamps)).await?;
+        return Ok(match checked {
+            Some(row) => row.try_get::<bool>("", "ok")?,
+            None => false,
+        });
+    }
+    let events: Vec<event::ActiveModel> = events.iter().map(|e| event_row(e)).collect();
+    let deliveries: Vec<delivery::ActiveModel> = deliveries.into_iter().map(delivery_row).collect();
+    let mut clauses = vec![
+        ("fresh", stamps_unchanged(stamps)),
+        (
+            "stored_events",
+            only_if_fresh(event::Entity::insert_many(events).build(backend)),
+        ),
+    ];
+    if !deliveries.is_empty() {
+        clauses.push((
+            "stored_deliveries",
+            only_if_fresh(delivery::Entity::insert_many(deliveries).build(backend)),
+        ));
+    }
+    let statement = combine::with_clauses(
+        clauses,
+        Statement::from_string(backend, "SELECT ok FROM fresh"),
+    );
+    let written = match db.query_one_raw(statement).await? {
+        Some(row) => row.try_get::<bool>("", "ok")?,
+        None => false,
+    };
+    if written && notify {
+        queue::notify_dispatchers(db).await?;
+    }
+    Ok(written)
+}
+
+/// `SELECT (every tenant's stamp is as given) AS ok`.
+fn stamps_unchanged(stamps: &[(&str, i64)]) -> Statement {
+    let mut conditions = Vec::with_capacity(stamps.len());
+    let mut values: Vec<Value> = Vec::with_capacity(stamps.len() * 2);
+    for (tenant, stamp) in stamps {
+        values.push((*tenant).into());
+        let tenant_at = values.len();
+        if *stamp == 0 {
+            conditions.push(format!(
+                "NOT EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = ${tenant_at})"
+            ));
+        } else {
+            values.push((*stamp).into());
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = ${tenant_at} AND stamp = ${})",
+                values.len()
+            ));
+        }
+    }
+    let all = if conditions.is_empty() {
+        "TRUE".to_owned()
+    } else {
+        conditions.join(" AND ")
+    };
+    Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        format!("SELECT ({all}) AS ok"),
+        values,
+    )
+}
+
+/// `INSERT INTO t (cols) VALUES rows` as `INSERT INTO t (cols) SELECT *
+/// FROM (VALUES rows) AS v WHERE (SELECT ok FROM fresh)`. The values are
+/// bound with their types, so the rows keep the columns' types.
+fn only_if_fresh(insert: Statement) -> Statement {
+    let sql = match insert.sql.split_once(" VALUES ") {
+        Some((head, rows)) => {
+            format!("{head} SELECT * FROM (VALUES {rows}) AS v WHERE (SELECT ok FROM fresh)")
+        }
+        // sea-query always writes VALUES for insert_many; never reached.
+        None => insert.sql,
+    };
+    Statement {
+        sql,
+        values: insert.values,
+        db_backend: insert.db_backend,
+    }
 }
 
 /// The rows in bulk, in chunks that stay under the bound-parameter limits.

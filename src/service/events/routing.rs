@@ -34,7 +34,33 @@ pub(in crate::service) struct RoutingCache {
     tenants: Mutex<HashMap<String, Arc<TenantRouting>>>,
 }
 
+impl TenantRouting {
+    /// The routing stamp this routing was loaded under.
+    pub fn stamp(&self) -> i64 {
+        self.stamp
+    }
+}
+
 impl RoutingCache {
+    /// The kept routing of `tenants`, if every one of them is kept, without
+    /// asking the database whether it is current: for a write that checks
+    /// the stamps itself ([`publish::insert_group_if_current`]).
+    pub(super) fn kept(&self, tenants: &HashSet<&str>) -> Option<Routing> {
+        let cached = self.tenants.lock().expect("routing cache lock");
+        tenants
+            .iter()
+            .map(|&tenant| Some((tenant.to_owned(), Arc::clone(cached.get(tenant)?))))
+            .collect()
+    }
+
+    /// Forgets these tenants' routing: a write found their stamps moved.
+    pub(super) fn forget(&self, tenants: &HashSet<&str>) {
+        let mut cached = self.tenants.lock().expect("routing cache lock");
+        for tenant in tenants {
+            cached.remove(*tenant);
+        }
+    }
+
     /// The current routing of `tenants`: the stamps in one statement, then
     /// the subscriptions and catalogs of the tenants whose stamp moved.
     /// Stamps are read first, so what is loaded is at least as new as the

@@ -9,7 +9,8 @@ use super::{Job, Published};
 use crate::service::ServiceError;
 use crate::service::handoff::{Direct, Handoff};
 use crate::store::{
-    Connection, TransactionSession, Transactional, is_unique_violation, now_micros, publish,
+    Connection, DbError, TransactionSession, Transactional, is_unique_violation, now_micros,
+    publish,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -54,56 +55,95 @@ async fn route_and_store<C: Connection + Transactional>(
     db: &C,
     jobs: &[Job],
     handoff: Option<&dyn Handoff>,
-    routing: &RoutingCache,
+    cache: &RoutingCache,
     in_transaction: bool,
 ) -> Result<Written, ServiceError> {
-    // The reads go first, side by side and outside the write: under READ
-    // COMMITTED each statement sees the latest commits anyway, and a race
-    // on a caller's event id is caught by the primary key below.
     let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
-    let (routing, mut duplicates): (Routing, Duplicates) =
-        tokio::try_join!(routing.load(db, &tenants), Duplicates::load(db, jobs))?;
-    let no_catalog = HashMap::new();
-    let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
-        .iter()
-        .map(|job| {
-            let catalog = routing
-                .get(&job.tenant_id)
-                .map_or(&no_catalog, |r| &r.catalog);
-            catalog::check(catalog, job).map(|()| Vec::new())
-        })
-        .collect();
-    let Plan {
-        events,
-        deliveries,
-        direct,
-    } = route::plan(
-        jobs,
-        &mut outcomes,
-        &mut duplicates,
-        &routing,
-        handoff,
-        now_micros(),
-    );
-
-    let queued = deliveries.len() - direct.len();
-    let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
-    publish::insert_group(db, &events, deliveries, queued > 0, in_transaction)
-        .await
-        .map_err(|err| {
-            if is_unique_violation(&err) {
-                // Another replica published one of these ids just now.
-                ServiceError::AlreadyExists {
-                    kind: "event",
-                    id: String::new(),
-                }
-            } else {
-                err.into()
+    // On Postgres a group routes with the kept routing when it has it, and
+    // its one write statement checks that the tenants' stamps have not
+    // moved: one round trip where reading the stamps first took two. If
+    // one moved, nothing was written; the group routes again afresh.
+    let mut route_with_kept = !in_transaction && !publish::single_connection(db);
+    loop {
+        let kept = if route_with_kept {
+            cache.kept(&tenants)
+        } else {
+            None
+        };
+        let checked_by_write = kept.is_some();
+        // Otherwise the reads go first, side by side and outside the write:
+        // under READ COMMITTED each statement sees the latest commits
+        // anyway, and a race on a caller's event id is caught by the
+        // primary key below.
+        let (routing, mut duplicates): (Routing, Duplicates) = match kept {
+            Some(routing) => (routing, Duplicates::load(db, jobs).await?),
+            None => tokio::try_join!(cache.load(db, &tenants), Duplicates::load(db, jobs))?,
+        };
+        let no_catalog = HashMap::new();
+        let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
+            .iter()
+            .map(|job| {
+                let catalog = routing
+                    .get(&job.tenant_id)
+                    .map_or(&no_catalog, |r| &r.catalog);
+                catalog::check(catalog, job).map(|()| Vec::new())
+            })
+            .collect();
+        let Plan {
+            events,
+            deliveries,
+            direct,
+        } = route::plan(
+            jobs,
+            &mut outcomes,
+            &mut duplicates,
+            &routing,
+            handoff,
+            now_micros(),
+        );
+        let queued = deliveries.len() - direct.len();
+        let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
+        if checked_by_write {
+            if !publish::fits_one_statement(events.len(), deliveries.len()) {
+                // Too big to check in the same statement: route afresh.
+                route_with_kept = false;
+                continue;
             }
-        })?;
-    Ok(Written {
-        outcomes,
-        direct,
-        queued,
-    })
+            let stamps: Vec<(&str, i64)> = routing
+                .iter()
+                .map(|(tenant, r)| (tenant.as_str(), r.stamp()))
+                .collect();
+            let written =
+                publish::insert_group_if_current(db, &events, deliveries, queued > 0, &stamps)
+                    .await
+                    .map_err(insert_error)?;
+            if !written {
+                // Dropping the plan gives its reservations' room back.
+                cache.forget(&tenants);
+                route_with_kept = false;
+                continue;
+            }
+        } else {
+            publish::insert_group(db, &events, deliveries, queued > 0, in_transaction)
+                .await
+                .map_err(insert_error)?;
+        }
+        return Ok(Written {
+            outcomes,
+            direct,
+            queued,
+        });
+    }
+}
+
+fn insert_error(err: DbError) -> ServiceError {
+    if is_unique_violation(&err) {
+        // Another replica (or group) published one of these ids just now.
+        ServiceError::AlreadyExists {
+            kind: "event",
+            id: String::new(),
+        }
+    } else {
+        err.into()
+    }
 }
