@@ -204,6 +204,26 @@ async fn the_next_publish_follows_every_change(backend: Backend) {
         1,
         "one signature: the old secret's overlap was zero"
     );
+
+    // A group too big to check the stamps in its write statement (already
+    // 600 deliveries with the kept routing) follows a change too.
+    create(&app, to(&receiver, "/c", &["order.created"])).await;
+    assert_eq!(fan_out(&app, "order.created").await, 2, "b and c");
+    create(&app, to(&receiver, "/d", &["order.*"])).await;
+    let big = batch(
+        &app,
+        (0..300)
+            .map(|n| json_event("order.created", &format!(r#"{{"n":{n}}}"#)))
+            .collect(),
+    )
+    .await
+    .expect("batch");
+    assert_eq!(big.results.len(), 300);
+    assert!(
+        big.results.iter().all(|r| r.subscription_count == 3),
+        "b, c and the new d"
+    );
+    receiver.wait_for(912, DEADLINE).await;
 }
 
 on_both_databases!(the_next_publish_follows_every_change);

@@ -104,19 +104,24 @@ async fn route_and_store<C: Connection + Transactional>(
         let queued = deliveries.len() - direct.len();
         let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
         if checked_by_write {
-            if !publish::fits_one_statement(events.len(), deliveries.len()) {
-                // Too big to check in the same statement: route afresh.
-                route_with_kept = false;
-                continue;
-            }
             let stamps: Vec<(&str, i64)> = routing
                 .iter()
                 .map(|(tenant, r)| (tenant.as_str(), r.stamp()))
                 .collect();
-            let written =
+            let written = if publish::fits_one_statement(events.len(), deliveries.len()) {
                 publish::insert_group_if_current(db, &events, deliveries, queued > 0, &stamps)
                     .await
+                    .map_err(insert_error)?
+            } else if publish::stamps_current(db, &stamps).await? {
+                // Too big to check in the same statement: checked just
+                // before, as a group that reads the stamps first would.
+                publish::insert_group(db, &events, deliveries, queued > 0, false)
+                    .await
                     .map_err(insert_error)?;
+                true
+            } else {
+                false
+            };
             if !written {
                 // Dropping the plan gives its reservations' room back.
                 cache.forget(&tenants);
