@@ -30,6 +30,7 @@ const SUCCEEDED: i16 = delivery::Status::Succeeded as i16;
 on_both_databases!(
     per_subscription_in_flight_bound,
     global_in_flight_bound,
+    a_full_dispatcher_keeps_publish_order,
     shutdown_releases_unfinished,
     slow_requests_keep_their_lease
 );
@@ -211,6 +212,44 @@ async fn global_in_flight_bound(backend: Backend) {
     receiver
         .assert_stays_at(total, Duration::from_millis(500))
         .await;
+}
+
+/// When the dispatcher is full, what overflows waits in the queue, and later
+/// publishes line up behind it instead of being handed over first as soon
+/// as a request finishes (which starved the queue's tail): deliveries
+/// arrive in publish order, give or take what was in flight.
+async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
+    const EVENTS: usize = 24;
+    const IN_FLIGHT: usize = 2;
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.max_in_flight = IN_FLIGHT;
+        // Claims must come from wake-ups, not from a quick poll.
+        s.dispatch.poll_interval_ms = 5_000;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(204).after(Duration::from_millis(30)));
+    subscribe(&app, receiver.url("/ordered-by-time")).await;
+    for seq in 0..EVENTS {
+        EventServiceClient::new(app.channel())
+            .publish_event(app.req(PublishEventRequest {
+                event: Some(event(serde_json::json!({"seq": seq}))),
+            }))
+            .await
+            .expect("publish");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let received = receiver.wait_for(EVENTS, Duration::from_secs(30)).await;
+    let order: Vec<usize> = received
+        .iter()
+        .map(|r| r.json()["data"]["seq"].as_u64().expect("seq") as usize)
+        .collect();
+    for (arrived, seq) in order.iter().enumerate() {
+        assert!(
+            arrived + IN_FLIGHT >= *seq,
+            "event {seq} arrived as number {arrived}, ahead of older queued ones: {order:?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

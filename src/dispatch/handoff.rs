@@ -48,8 +48,8 @@ impl handoff::Handoff for Handoff {
 
     /// Room for a delivery unless it must go through the queue: an ordered
     /// subscription (its predecessors decide when it may go), a rate-limited
-    /// one (the limiter decides), a full dispatcher, or one that is shutting
-    /// down.
+    /// one (the limiter decides), a full dispatcher or one with a backlog
+    /// in the queue, or one that is shutting down.
     fn reserve(
         &self,
         subscription: &subscription::Model,
@@ -59,10 +59,18 @@ impl handoff::Handoff for Handoff {
             return None;
         }
         let dispatcher = &self.dispatcher;
-        if dispatcher.closing.load(Ordering::Acquire) {
+        if dispatcher.closing.load(Ordering::Acquire) || dispatcher.backlog.load(Ordering::Acquire)
+        {
+            // Older deliveries wait in the queue: line up behind them
+            // rather than overtake them, which starved the queue's tail.
             return None;
         }
-        let permit = Arc::clone(&dispatcher.permits).try_acquire_owned().ok()?;
+        let Ok(permit) = Arc::clone(&dispatcher.permits).try_acquire_owned() else {
+            // Full: what overflows goes to the queue, and until the queue
+            // is drained everything after it does too.
+            dispatcher.backlog.store(true, Ordering::Release);
+            return None;
+        };
         if !dispatcher.count_in(&subscription.id) {
             return None;
         }

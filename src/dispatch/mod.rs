@@ -74,6 +74,10 @@ pub struct Dispatcher {
     prepared: Mutex<PreparedTargets>,
     /// Set when shutdown begins: publishes stop handing deliveries over.
     closing: AtomicBool,
+    /// Set when a hand-off found the dispatcher full, cleared when a claim
+    /// finds the queue drained: meanwhile publishes queue their deliveries
+    /// behind the older ones instead of overtaking them.
+    backlog: AtomicBool,
     /// Deliveries publishes handed over; `run` takes the receiver.
     handoff_sender: mpsc::UnboundedSender<Vec<Direct>>,
     handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
@@ -107,6 +111,7 @@ impl Dispatcher {
             handoff_sender: sender,
             handoffs: Mutex::new(Some(receiver)),
             closing: AtomicBool::new(false),
+            backlog: AtomicBool::new(false),
             request_done: Notify::new(),
             db,
             cipher,
@@ -198,6 +203,10 @@ impl Dispatcher {
             }
         };
         let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
+        if !full {
+            // Nothing more is due: hand-offs may overtake nothing now.
+            self.backlog.store(false, Ordering::Release);
+        }
         let deferred = if count > 0 {
             self.start(claimed, tasks, recorder).await
         } else {
@@ -222,7 +231,19 @@ impl Dispatcher {
 
     async fn wait(&self, wait: Wait) {
         match wait {
-            Wait::Permit => drop(self.permits.acquire().await),
+            Wait::Permit => {
+                // Wait for room for a batch (or a moment), not one permit:
+                // claiming each freed permit alone was a claim, a targets
+                // read and an events read per delivery.
+                let room = (self.settings.batch_size as u32)
+                    .min(self.settings.max_in_flight as u32 / 8)
+                    .max(1);
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(20),
+                    self.permits.acquire_many(room),
+                )
+                .await;
+            }
             Wait::RequestDone => {
                 let _ =
                     tokio::time::timeout(Duration::from_millis(20), self.request_done.notified())
