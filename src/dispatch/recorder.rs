@@ -53,11 +53,14 @@ impl Dispatcher {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while results.recv_many(&mut group, MAX_GROUP).await > 0 {
             let deadline = Instant::now() + LINGER;
-            while group.len() < MAX_GROUP && !group.iter().any(|f| f.change.ordered) {
-                let more = MAX_GROUP - group.len();
+            // Only what each receive added is looked at for an ordered result.
+            let mut ordered = group.iter().any(|f| f.change.ordered);
+            while group.len() < MAX_GROUP && !ordered {
+                let seen = group.len();
+                let more = MAX_GROUP - seen;
                 match tokio::time::timeout_at(deadline, results.recv_many(&mut group, more)).await {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                    Ok(_) => ordered = group[seen..].iter().any(|f| f.change.ordered),
                 }
             }
             self.record_group(std::mem::take(&mut group)).await;
