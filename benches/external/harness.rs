@@ -543,10 +543,14 @@ async fn fresh_database(
             db.execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .map_err(|e| format!("create database {name}: {e}"))?;
-            let prefix = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(p, _)| p);
-            Ok((format!("{prefix}/{name}"), Some((admin_url.clone(), name))))
+            // The server gets the admin URL's connection options (e.g.
+            // `?sslmode=disable`) with the fresh database's name.
+            let (prefix, last) = admin_url.rsplit_once('/').unwrap_or((admin_url, ""));
+            let options = last.find('?').map_or("", |at| &last[at..]);
+            Ok((
+                format!("{prefix}/{name}{options}"),
+                Some((admin_url.clone(), name)),
+            ))
         }
     }
 }
