@@ -6,11 +6,15 @@
 
 use super::delivery::Status;
 use super::{combine, delivery, event, event_type, queue, routing_stamp, subscription};
+use sea_orm::sqlx::{self, SqlitePool};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, Statement, TransactionSession, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, RuntimeErr, Set, Statement,
+    TransactionSession, TransactionTrait, Value, Values,
 };
+use sea_query_sqlx::SqlxValues;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
@@ -157,33 +161,52 @@ pub async fn insert_group<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Whether a group this size can be written as one Postgres statement.
-pub fn fits_one_statement(events: usize, deliveries: usize) -> bool {
+fn fits_one_statement(events: usize, deliveries: usize) -> bool {
     events <= INSERT_CHUNK && deliveries <= INSERT_CHUNK
 }
 
-/// Writes a group routed with cached routing, as one Postgres statement
-/// that inserts only if every tenant's routing stamp is still the one the
-/// routing was cached under (`stamps`: tenant and stamp, 0 for a tenant
-/// with no stamp yet): the stamp check costs no round trip of its own.
-/// Returns false, having written nothing, when a stamp moved. A group
-/// with nothing to write (every event refused or a repeat) only checks the
-/// stamps: its refusals came from the kept catalog. The group must fit one
-/// statement ([`fits_one_statement`]).
-pub async fn insert_group_if_current<C: ConnectionTrait>(
-    db: &C,
+/// Writes a group routed with kept routing only if every tenant's routing
+/// stamp is still the one the routing was kept under (`stamps`: tenant and
+/// stamp, 0 for a tenant with no stamp yet), with no round trip of its own
+/// for the check. Returns false, having written nothing, when a stamp
+/// moved. A group with nothing to write (every event refused or a repeat)
+/// only checks the stamps: its refusals came from the kept catalog.
+///
+/// On Postgres a group that fits one statement is one statement; a bigger
+/// one checks the stamps just before its transaction, as a group that
+/// reads them first would. On SQLite the group is one turn of the
+/// connection, whatever its size ([`insert_in_one_turn_if_current`]).
+pub async fn insert_group_if_current(
+    db: &DatabaseConnection,
     events: &[&event::Model],
     deliveries: Vec<NewDelivery>,
     notify: bool,
     stamps: &[(&str, i64)],
 ) -> Result<bool, DbErr> {
-    let backend = DatabaseBackend::Postgres;
+    let backend = db.get_database_backend();
     if events.is_empty() {
         return stamps_current(db, stamps).await;
+    }
+    if backend == DatabaseBackend::Sqlite {
+        return insert_in_one_turn_if_current(
+            db.get_sqlite_connection_pool(),
+            events,
+            deliveries,
+            stamps,
+        )
+        .await;
+    }
+    if !fits_one_statement(events.len(), deliveries.len()) {
+        if !stamps_current(db, stamps).await? {
+            return Ok(false);
+        }
+        insert_group(db, events, deliveries, notify, false).await?;
+        return Ok(true);
     }
     let events: Vec<event::ActiveModel> = events.iter().map(|e| event_row(e)).collect();
     let deliveries: Vec<delivery::ActiveModel> = deliveries.into_iter().map(delivery_row).collect();
     let mut clauses = vec![
-        ("fresh", stamps_unchanged(stamps)),
+        ("fresh", stamps_unchanged(backend, stamps)),
         (
             "stored_events",
             only_if_fresh(event::Entity::insert_many(events).build(backend)),
@@ -209,34 +232,123 @@ pub async fn insert_group_if_current<C: ConnectionTrait>(
     Ok(written)
 }
 
-/// Whether every tenant's routing stamp is still as given (Postgres): for
-/// a group too big to check them in its write.
+/// The SQLite form of [`insert_group_if_current`]: `BEGIN IMMEDIATE`, each
+/// insert only if the stamps are as given, and `COMMIT`, as one statement
+/// text on a connection held for it. Separately, the BEGIN, a read of the
+/// stamps, the inserts and the COMMIT each took a turn of the connection's
+/// worker thread, and each turn costs two thread wake-ups, far more than
+/// SQLite's own work for a small group.
+///
+/// The inserts are `INSERT OR ROLLBACK`, so a conflicting id ends the
+/// transaction with the error. Any other error that stops the text part
+/// way is followed by a ROLLBACK on the same connection before it goes
+/// back to the pool: no other statement can run inside the unfinished
+/// transaction and be rolled back with it.
+async fn insert_in_one_turn_if_current(
+    pool: &SqlitePool,
+    events: &[&event::Model],
+    deliveries: Vec<NewDelivery>,
+    stamps: &[(&str, i64)],
+) -> Result<bool, DbErr> {
+    let backend = DatabaseBackend::Sqlite;
+    let guard = stamps_unchanged(backend, stamps);
+    let event_rows: Vec<event::ActiveModel> = events.iter().map(|e| event_row(e)).collect();
+    let delivery_rows: Vec<delivery::ActiveModel> =
+        deliveries.into_iter().map(delivery_row).collect();
+    let mut parts = vec![Statement::from_string(backend, "BEGIN IMMEDIATE")];
+    parts.extend(event_rows.chunks(INSERT_CHUNK).map(|chunk| {
+        only_if_current(
+            event::Entity::insert_many(chunk.to_vec()).build(backend),
+            &guard,
+        )
+    }));
+    let event_statements = parts.len() - 1;
+    parts.extend(delivery_rows.chunks(INSERT_CHUNK).map(|chunk| {
+        only_if_current(
+            delivery::Entity::insert_many(chunk.to_vec()).build(backend),
+            &guard,
+        )
+    }));
+    parts.push(Statement::from_string(backend, "COMMIT"));
+    let text = combine::in_sequence(parts);
+
+    let mut connection = pool.acquire().await.map_err(sqlx_error)?;
+    match run_counting_changes(&mut connection, &text).await {
+        Ok(changes) => {
+            // Each statement's count, in order: BEGIN, the events' inserts,
+            // the deliveries', COMMIT. BEGIN and COMMIT repeat the count of
+            // whatever ran before them, so only the events' are read.
+            let inserted: u64 = changes.iter().skip(1).take(event_statements).sum();
+            Ok(inserted > 0)
+        }
+        Err(err) => {
+            // Either the transaction already ended (OR ROLLBACK, or SQLite
+            // rolled it back itself) and this fails harmlessly, or it ends it.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+            Err(sqlx_error(err))
+        }
+    }
+}
+
+/// Runs a statement text and returns each statement's count of changes.
+async fn run_counting_changes(
+    connection: &mut sqlx::SqliteConnection,
+    text: &Statement,
+) -> Result<Vec<u64>, sqlx::Error> {
+    use tokio_stream::StreamExt;
+    let values = text.values.clone().unwrap_or(Values(Vec::new()));
+    let query = sqlx::query_with(sqlx::AssertSqlSafe(text.sql.clone()), SqlxValues(values));
+    #[allow(deprecated)] // several statements in one text: SQLite only, as here
+    let mut results = query.fetch_many(&mut *connection);
+    let mut changes = Vec::new();
+    while let Some(step) = results.try_next().await? {
+        if let Some(done) = step.left() {
+            changes.push(done.rows_affected());
+        }
+    }
+    Ok(changes)
+}
+
+fn sqlx_error(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+/// Whether every tenant's routing stamp is still as given: for a group
+/// with nothing to write, or too big to check them in its write.
 pub async fn stamps_current<C: ConnectionTrait>(
     db: &C,
     stamps: &[(&str, i64)],
 ) -> Result<bool, DbErr> {
-    Ok(match db.query_one_raw(stamps_unchanged(stamps)).await? {
-        Some(row) => row.try_get::<bool>("", "ok")?,
-        None => false,
-    })
+    let backend = db.get_database_backend();
+    Ok(
+        match db.query_one_raw(stamps_unchanged(backend, stamps)).await? {
+            Some(row) => row.try_get::<bool>("", "ok")?,
+            None => false,
+        },
+    )
 }
 
 /// `SELECT (every tenant's stamp is as given) AS ok`.
-fn stamps_unchanged(stamps: &[(&str, i64)]) -> Statement {
+fn stamps_unchanged(backend: DatabaseBackend, stamps: &[(&str, i64)]) -> Statement {
     let mut conditions = Vec::with_capacity(stamps.len());
     let mut values: Vec<Value> = Vec::with_capacity(stamps.len() * 2);
+    // Postgres numbers its placeholders; SQLite binds `?` in order.
+    let placeholder = |position: usize| match backend {
+        DatabaseBackend::Sqlite => "?".to_owned(),
+        _ => format!("${position}"),
+    };
     for (tenant, stamp) in stamps {
         values.push((*tenant).into());
-        let tenant_at = values.len();
+        let tenant_at = placeholder(values.len());
         if *stamp == 0 {
             conditions.push(format!(
-                "NOT EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = ${tenant_at})"
+                "NOT EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = {tenant_at})"
             ));
         } else {
             values.push((*stamp).into());
             conditions.push(format!(
-                "EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = ${tenant_at} AND stamp = ${})",
-                values.len()
+                "EXISTS (SELECT 1 FROM routing_stamps WHERE tenant_id = {tenant_at} AND stamp = {})",
+                placeholder(values.len())
             ));
         }
     }
@@ -245,11 +357,26 @@ fn stamps_unchanged(stamps: &[(&str, i64)]) -> Statement {
     } else {
         conditions.join(" AND ")
     };
-    Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        format!("SELECT ({all}) AS ok"),
-        values,
-    )
+    Statement::from_sql_and_values(backend, format!("SELECT ({all}) AS ok"), values)
+}
+
+/// A SQLite insert as `INSERT OR ROLLBACK INTO t (cols) SELECT * FROM
+/// (VALUES rows) WHERE (guard)`, the guard's values bound after the rows'.
+fn only_if_current(insert: Statement, guard: &Statement) -> Statement {
+    let sql = match insert.sql.split_once(" VALUES ") {
+        Some((head, rows)) => {
+            let table = head.strip_prefix("INSERT INTO ").unwrap_or(head);
+            format!(
+                "INSERT OR ROLLBACK INTO {table} SELECT * FROM (VALUES {rows}) WHERE ({})",
+                guard.sql
+            )
+        }
+        // sea-query always writes VALUES for insert_many; never reached.
+        None => insert.sql,
+    };
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    values.extend(guard.values.iter().flat_map(|v| v.0.iter().cloned()));
+    Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values)
 }
 
 /// `INSERT INTO t (cols) VALUES rows` as `INSERT INTO t (cols) SELECT *
@@ -333,3 +460,6 @@ fn delivery_row(new: NewDelivery) -> delivery::ActiveModel {
         update_time: Set(new.time),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //! hookrelay's own operational events, which skips the catalog.
 
 use super::routing::RoutingCache;
-use super::write::write_jobs;
+use super::write::write_jobs_afresh;
 use super::{Job, NewEvent, Published};
 use crate::domain::{Capability, EventTypeName};
 use crate::service::{Caller, ServiceError};
@@ -67,7 +67,7 @@ pub async fn publish_operational<C: Connection + Transactional>(
     // Rare, and possibly inside the transaction that changed the tenant's
     // subscriptions: read the routing afresh.
     let routing = RoutingCache::default();
-    let mut written = write_jobs(db, std::slice::from_ref(&job), None, &routing).await?;
+    let mut written = write_jobs_afresh(db, std::slice::from_ref(&job), None, &routing).await?;
     written
         .outcomes
         .pop()

@@ -9,7 +9,7 @@ use super::{Job, Published};
 use crate::service::ServiceError;
 use crate::service::handoff::{Direct, Handoff};
 use crate::store::{
-    Connection, DbError, TransactionSession, Transactional, is_unique_violation, now_micros,
+    Connection, Db, DbError, TransactionSession, Transactional, is_unique_violation, now_micros,
     publish,
 };
 use std::collections::{HashMap, HashSet};
@@ -24,16 +24,59 @@ pub(in crate::service) struct Written {
     pub queued: usize,
 }
 
-/// Writes a group of publish requests: the tenants' routing comes from
-/// `routing` (one small read of their stamps when nothing changed) and
-/// existing ids are read once for the group; events and deliveries are
-/// inserted in bulk. A request that fails validation gets its own error and
-/// the others proceed; a database error fails the whole group.
+/// Writes a group of publish requests for the [`Publisher`]: the tenants'
+/// routing comes from `routing` and existing ids are read once for the
+/// group; events and deliveries are inserted in bulk. A request that fails
+/// validation gets its own error and the others proceed; a database error
+/// fails the whole group.
+///
+/// When every tenant's routing is kept, the group routes with it and its
+/// write checks that their routing stamps have not moved: no read of its
+/// own, and on SQLite the whole transaction in one turn of the connection.
+/// If a stamp moved, nothing was written and the group routes again
+/// afresh ([`write_jobs_afresh`]).
 ///
 /// With a `handoff`, each delivery the local dispatcher has room for is
 /// written leased to it, to be handed over after the commit; the rest are
 /// queued, and only queued deliveries wake other replicas.
-pub(in crate::service) async fn write_jobs<C: Connection + Transactional>(
+///
+/// [`Publisher`]: crate::service::publisher::Publisher
+pub(in crate::service) async fn write_jobs(
+    db: &Db,
+    jobs: &[Job],
+    handoff: Option<&dyn Handoff>,
+    routing: &RoutingCache,
+) -> Result<Written, ServiceError> {
+    let tenants = tenants_of(jobs);
+    if let Some(kept) = routing.kept(&tenants) {
+        let duplicates = Duplicates::load(db, jobs).await?;
+        let (outcomes, plan) = plan_group(jobs, &kept, duplicates, handoff);
+        let stamps: Vec<(&str, i64)> = kept
+            .iter()
+            .map(|(tenant, r)| (tenant.as_str(), r.stamp()))
+            .collect();
+        let queued = plan.deliveries.len() - plan.direct.len();
+        let events: Vec<_> = plan.events.iter().map(AsRef::as_ref).collect();
+        let written =
+            publish::insert_group_if_current(db, &events, plan.deliveries, queued > 0, &stamps)
+                .await
+                .map_err(insert_error)?;
+        if written {
+            return Ok(Written {
+                outcomes,
+                direct: plan.direct,
+                queued,
+            });
+        }
+        // Dropping the plan gave its reservations' room back.
+        routing.forget(&tenants);
+    }
+    write_jobs_afresh(db, jobs, handoff, routing).await
+}
+
+/// Writes a group with its tenants' routing read from the database (and
+/// kept in `routing` for the next group), the reads before the write.
+pub(in crate::service) async fn write_jobs_afresh<C: Connection + Transactional>(
     db: &C,
     jobs: &[Job],
     handoff: Option<&dyn Handoff>,
@@ -58,87 +101,56 @@ async fn route_and_store<C: Connection + Transactional>(
     cache: &RoutingCache,
     in_transaction: bool,
 ) -> Result<Written, ServiceError> {
-    let tenants: HashSet<&str> = jobs.iter().map(|j| j.tenant_id.as_str()).collect();
-    // On Postgres a group routes with the kept routing when it has it, and
-    // its one write statement checks that the tenants' stamps have not
-    // moved: one round trip where reading the stamps first took two. If
-    // one moved, nothing was written; the group routes again afresh.
-    let mut route_with_kept = !in_transaction && !publish::single_connection(db);
-    loop {
-        let kept = if route_with_kept {
-            cache.kept(&tenants)
-        } else {
-            None
-        };
-        let checked_by_write = kept.is_some();
-        // Otherwise the reads go first, side by side and outside the write:
-        // under READ COMMITTED each statement sees the latest commits
-        // anyway, and a race on a caller's event id is caught by the
-        // primary key below.
-        let (routing, mut duplicates): (Routing, Duplicates) = match kept {
-            Some(routing) => (routing, Duplicates::load(db, jobs).await?),
-            None => tokio::try_join!(cache.load(db, &tenants), Duplicates::load(db, jobs))?,
-        };
-        let no_catalog = HashMap::new();
-        let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
-            .iter()
-            .map(|job| {
-                let catalog = routing
-                    .get(&job.tenant_id)
-                    .map_or(&no_catalog, |r| &r.catalog);
-                catalog::check(catalog, job).map(|()| Vec::new())
-            })
-            .collect();
-        let Plan {
-            events,
-            deliveries,
-            direct,
-        } = route::plan(
-            jobs,
-            &mut outcomes,
-            &mut duplicates,
-            &routing,
-            handoff,
-            now_micros(),
-        );
-        let queued = deliveries.len() - direct.len();
-        let events: Vec<_> = events.iter().map(AsRef::as_ref).collect();
-        if checked_by_write {
-            let stamps: Vec<(&str, i64)> = routing
-                .iter()
-                .map(|(tenant, r)| (tenant.as_str(), r.stamp()))
-                .collect();
-            let written = if publish::fits_one_statement(events.len(), deliveries.len()) {
-                publish::insert_group_if_current(db, &events, deliveries, queued > 0, &stamps)
-                    .await
-                    .map_err(insert_error)?
-            } else if publish::stamps_current(db, &stamps).await? {
-                // Too big to check in the same statement: checked just
-                // before, as a group that reads the stamps first would.
-                publish::insert_group(db, &events, deliveries, queued > 0, false)
-                    .await
-                    .map_err(insert_error)?;
-                true
-            } else {
-                false
-            };
-            if !written {
-                // Dropping the plan gives its reservations' room back.
-                cache.forget(&tenants);
-                route_with_kept = false;
-                continue;
-            }
-        } else {
-            publish::insert_group(db, &events, deliveries, queued > 0, in_transaction)
-                .await
-                .map_err(insert_error)?;
-        }
-        return Ok(Written {
-            outcomes,
-            direct,
-            queued,
-        });
-    }
+    let tenants = tenants_of(jobs);
+    // The reads side by side and outside the write: under READ COMMITTED
+    // each statement sees the latest commits anyway, and a race on a
+    // caller's event id is caught by the primary key below.
+    let (routing, duplicates) =
+        tokio::try_join!(cache.load(db, &tenants), Duplicates::load(db, jobs))?;
+    let (outcomes, plan) = plan_group(jobs, &routing, duplicates, handoff);
+    let queued = plan.deliveries.len() - plan.direct.len();
+    let events: Vec<_> = plan.events.iter().map(AsRef::as_ref).collect();
+    publish::insert_group(db, &events, plan.deliveries, queued > 0, in_transaction)
+        .await
+        .map_err(insert_error)?;
+    Ok(Written {
+        outcomes,
+        direct: plan.direct,
+        queued,
+    })
+}
+
+fn tenants_of(jobs: &[Job]) -> HashSet<&str> {
+    jobs.iter().map(|j| j.tenant_id.as_str()).collect()
+}
+
+/// Checks each request against its tenant's catalog and routes those that
+/// pass: every request's outcome so far, and the rows to write.
+fn plan_group(
+    jobs: &[Job],
+    routing: &Routing,
+    mut duplicates: Duplicates,
+    handoff: Option<&dyn Handoff>,
+) -> (Vec<Result<Vec<Published>, ServiceError>>, Plan) {
+    let no_catalog = HashMap::new();
+    let mut outcomes: Vec<Result<Vec<Published>, ServiceError>> = jobs
+        .iter()
+        .map(|job| {
+            let catalog = routing
+                .get(&job.tenant_id)
+                .map_or(&no_catalog, |r| &r.catalog);
+            catalog::check(catalog, job).map(|()| Vec::new())
+        })
+        .collect();
+    let plan = route::plan(
+        jobs,
+        &mut outcomes,
+        &mut duplicates,
+        routing,
+        handoff,
+        now_micros(),
+    );
+    (outcomes, plan)
 }
 
 fn insert_error(err: DbError) -> ServiceError {
