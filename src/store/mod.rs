@@ -76,6 +76,10 @@ pub async fn connect(
             // An in-memory database disappears with its last connection.
             .idle_timeout(None)
             .max_lifetime(None)
+            // The connection is in this process: there is no server to lose
+            // it, and a ping on every checkout was a turn of its worker
+            // thread (two thread wake-ups) per statement.
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(move |opts| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 opts.journal_mode(SqliteJournalMode::Wal)
