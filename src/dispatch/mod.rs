@@ -87,7 +87,7 @@ pub struct Dispatcher {
 
 /// What the run loop waits for before it claims again.
 enum Wait {
-    /// A free global permit.
+    /// Room for a batch ([`Dispatcher::claim_room`] permits), or 20 ms.
     Permit,
     /// A request to finish (a subscription is at its bound), briefly.
     RequestDone,
@@ -150,6 +150,7 @@ impl Dispatcher {
         let renewing = tokio::spawn(Arc::clone(&self).renew_leases(drained.clone()));
         let mut last_reclaim: Option<Instant> = None;
         let reclaim_every = (self.settings.lease / 4).max(Duration::from_millis(200));
+        let mut waited_for_room = false;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
             if last_reclaim.is_none_or(|at| at.elapsed() >= reclaim_every) {
@@ -158,9 +159,14 @@ impl Dispatcher {
                 }
                 last_reclaim = Some(Instant::now());
             }
-            let Some(wait) = self.claim_and_start(&mut tasks, &recorder).await else {
+            let Some(wait) = self
+                .claim_and_start(&mut tasks, &recorder, waited_for_room)
+                .await
+            else {
+                waited_for_room = false;
                 continue;
             };
+            waited_for_room = matches!(wait, Wait::Permit);
             let until = self.wait(wait);
             tokio::pin!(until);
             // Handed-over deliveries start while the loop waits: they need no
@@ -183,13 +189,21 @@ impl Dispatcher {
 
     /// One claim: starts what it got and says what to wait for before the
     /// next, or `None` to claim again at once (the batch was full).
+    /// `waited_for_room`: the last wait was for room, so whatever is free
+    /// now is claimed (slow requests may hold the rest for long).
     async fn claim_and_start(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         recorder: &mpsc::Sender<Finished>,
+        waited_for_room: bool,
     ) -> Option<Wait> {
         let free = self.permits.available_permits() as u64;
-        if free == 0 {
+        // With a backlog there is more due than room: a claim for the one
+        // or two permits just freed would cost a claim, a targets read and
+        // an events read for a delivery or two, over and over (twice the
+        // Postgres CPU of a fan-out). Wait for a batch's worth instead.
+        let short_of_room = free < self.claim_room() && self.backlog.load(Ordering::Acquire);
+        if free == 0 || (short_of_room && !waited_for_room) {
             return Some(Wait::Permit);
         }
         let limit = free.min(self.settings.batch_size);
@@ -235,12 +249,9 @@ impl Dispatcher {
                 // Wait for room for a batch (or a moment), not one permit:
                 // claiming each freed permit alone was a claim, a targets
                 // read and an events read per delivery.
-                let room = (self.settings.batch_size as u32)
-                    .min(self.settings.max_in_flight as u32 / 8)
-                    .max(1);
                 let _ = tokio::time::timeout(
                     Duration::from_millis(20),
-                    self.permits.acquire_many(room),
+                    self.permits.acquire_many(self.claim_room() as u32),
                 )
                 .await;
             }
@@ -254,6 +265,14 @@ impl Dispatcher {
             }
             Wait::Sleep(duration) => tokio::time::sleep(duration).await,
         }
+    }
+
+    /// The room a claim waits for when there is more to claim than room.
+    fn claim_room(&self) -> u64 {
+        self.settings
+            .batch_size
+            .min(self.settings.max_in_flight as u64 / 8)
+            .max(1)
     }
 
     /// Sleeps until the next retry falls due, never longer than the poll.
