@@ -113,9 +113,12 @@ impl Application {
             changes.clone(),
             dispatch_settings(settings),
         );
+        let publishing_db = store::connect_publishing(&db, &settings.database_url)
+            .await
+            .map_err(StartupError::Database)?;
         let state = AppState {
             publisher: Publisher::start(
-                db.clone(),
+                publishing_db,
                 settings
                     .dispatch
                     .hand_off
