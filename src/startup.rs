@@ -260,6 +260,7 @@ fn dispatch_settings(settings: &Settings) -> DispatchSettings {
         max_in_flight_per_subscription: dispatch.max_in_flight_per_subscription,
         lease: dispatch.lease(),
         poll_interval: dispatch.poll_interval(),
+        publish_wait: dispatch.publish_wait(),
         disable_after: dispatch.disable_after(),
         shutdown_grace: settings.shutdown_grace(),
     }

@@ -3,7 +3,9 @@
 //! together never more than `max_in_flight`, a shutdown
 //! that cannot finish a request within its grace period hands the delivery
 //! back (PENDING, lease cleared) for the next server to send, and a request
-//! slower than the lease keeps its lease (it is not sent twice).
+//! slower than the lease keeps its lease (it is not sent twice). A publish
+//! made while the dispatcher is full waits for room (publishing keeps pace
+//! with delivery), but slow endpoints cost publishers one wait, not one each.
 
 mod common;
 
@@ -31,6 +33,8 @@ on_both_databases!(
     per_subscription_in_flight_bound,
     global_in_flight_bound,
     a_full_dispatcher_keeps_publish_order,
+    a_publish_waits_for_room_in_a_full_dispatcher,
+    slow_endpoints_cost_publishers_one_wait,
     shutdown_releases_unfinished,
     slow_requests_keep_their_lease
 );
@@ -225,6 +229,8 @@ async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
         s.dispatch.max_in_flight = IN_FLIGHT;
         // Claims must come from wake-ups, not from a quick poll.
         s.dispatch.poll_interval_ms = 5_000;
+        // The queue's order is under test: publishes must not wait for room.
+        s.dispatch.publish_wait_ms = 0;
     })
     .await;
     let receiver = TestReceiver::start().await;
@@ -250,6 +256,104 @@ async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
             "event {seq} arrived as number {arrived}, ahead of older queued ones: {order:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// 1c. Publishing keeps pace with delivery, but not with slow endpoints.
+// ---------------------------------------------------------------------------
+
+/// Publishes one event and returns the instant its call answered.
+async fn publish_seq(app: &TestApp, seq: usize) -> Instant {
+    EventServiceClient::new(app.channel())
+        .publish_event(app.req(PublishEventRequest {
+            event: Some(event(serde_json::json!({"seq": seq}))),
+        }))
+        .await
+        .expect("publish");
+    Instant::now()
+}
+
+/// With room for one request, each publish of a sequential publisher waits
+/// until the delivery before it has finished, and is then handed over: it
+/// answers after that delivery's reply, instead of at once with its own
+/// delivery sent to the queue behind a backlog.
+async fn a_publish_waits_for_room_in_a_full_dispatcher(backend: Backend) {
+    const EVENTS: usize = 5;
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.max_in_flight = 1;
+        // Long enough that the wait never runs out on a slow machine.
+        s.dispatch.publish_wait_ms = 5_000;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    receiver.set_default(Reply::status(204).after(Duration::from_millis(50)));
+    subscribe(&app, receiver.url("/paced")).await;
+
+    let mut answered = Vec::new();
+    for seq in 0..EVENTS {
+        answered.push(publish_seq(&app, seq).await);
+    }
+    let received = receiver.wait_for(EVENTS, Duration::from_secs(20)).await;
+    let mut replied = [None; EVENTS];
+    for r in &received {
+        let seq = r.json()["data"]["seq"].as_u64().expect("seq") as usize;
+        assert!(replied[seq].is_none(), "event {seq} arrived twice");
+        replied[seq] = Some(r.at);
+    }
+    for seq in 1..EVENTS {
+        let before = replied[seq - 1].expect("every event arrived");
+        assert!(
+            before <= answered[seq],
+            "publish {seq} answered {:?} before delivery {} was answered: it did not wait for room",
+            before.duration_since(answered[seq]),
+            seq - 1
+        );
+    }
+}
+
+/// When slow requests hold all the room, the first publish waits its
+/// `publish_wait_ms` in vain and those after it do not wait at all until
+/// there is room again; every delivery still arrives once, through the queue.
+async fn slow_endpoints_cost_publishers_one_wait(backend: Backend) {
+    const WAIT: Duration = Duration::from_millis(1_000);
+    const LATER: usize = 5;
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.max_in_flight = 1;
+        s.dispatch.publish_wait_ms = WAIT.as_millis() as u64;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    // The first request holds the only room for 4 s; the rest answer at once.
+    receiver.script([Reply::status(204).after(Duration::from_secs(4))]);
+    receiver.set_default(Reply::status(204));
+    subscribe(&app, receiver.url("/slow-first")).await;
+
+    publish_seq(&app, 0).await;
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    let mut calls = Vec::new();
+    for seq in 1..=LATER {
+        let began = Instant::now();
+        calls.push(publish_seq(&app, seq).await.duration_since(began));
+    }
+    let waited = calls.iter().filter(|call| **call >= WAIT * 9 / 10).count();
+    assert_eq!(
+        waited, 1,
+        "exactly the first publish behind the slow request should wait: {calls:?}"
+    );
+    assert!(
+        calls[0] >= WAIT * 9 / 10,
+        "the first publish behind the slow request should have waited: {calls:?}"
+    );
+
+    let received = receiver.wait_for(LATER + 1, Duration::from_secs(30)).await;
+    let seqs: HashSet<u64> = received
+        .iter()
+        .map(|r| r.json()["data"]["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs.len(), LATER + 1, "every event arrived: {seqs:?}");
+    receiver
+        .assert_stays_at(LATER + 1, Duration::from_millis(500))
+        .await;
 }
 
 // ---------------------------------------------------------------------------

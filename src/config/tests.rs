@@ -42,6 +42,13 @@ fn unknown_keys_and_bad_values_are_rejected() {
     let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
     assert!(err.to_string().contains("database_url"), "{err}");
 
+    std::fs::write(&path, "[dispatch]\npublish_wait_ms = 60000\n").unwrap();
+    let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("dispatch.publish_wait_ms"),
+        "{err}"
+    );
+
     let missing = dir.path().join("nope.toml");
     let err = Settings::load(Some(&missing), Overrides::default()).unwrap_err();
     assert!(matches!(err, ConfigError::MissingFile { .. }));

@@ -10,6 +10,8 @@
 use super::Dispatcher;
 use crate::service::handoff::{self, Direct, Reservation};
 use crate::store::subscription;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -85,6 +87,10 @@ impl handoff::Handoff for Handoff {
             subscription_id: subscription.id.clone(),
             delivery_id: delivery_id.to_owned(),
         }))
+    }
+
+    fn catch_up(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.dispatcher.catch_up())
     }
 
     fn send(&self, batch: Vec<Direct>) -> Result<(), Vec<Direct>> {

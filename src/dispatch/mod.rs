@@ -13,6 +13,7 @@ mod handoff;
 mod http;
 mod leases;
 mod listen;
+mod pacing;
 mod recorder;
 mod request;
 mod start;
@@ -51,6 +52,8 @@ pub struct DispatchSettings {
     pub lease: Duration,
     /// Fallback poll when no wake-up arrives (other replicas, retries due).
     pub poll_interval: Duration,
+    /// Longest a publish waits for room here (see [`pacing`]); zero: never.
+    pub publish_wait: Duration,
     /// A subscription failing without a success for this long is disabled.
     pub disable_after: Duration,
     /// How long shutdown waits for requests in flight before releasing them.
@@ -83,6 +86,12 @@ pub struct Dispatcher {
     handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
     /// Signalled when a request finishes, for a dispatcher waiting on a bound.
     request_done: Notify,
+    /// Signalled when room may have come free, for a publish writer
+    /// waiting for the dispatcher to catch up (see [`pacing`]).
+    room_freed: Notify,
+    /// Set when the writer waited for room in vain; cleared when there is
+    /// room again (see [`pacing`]).
+    pacing_given_up: AtomicBool,
 }
 
 /// What the run loop waits for before it claims again.
@@ -113,6 +122,8 @@ impl Dispatcher {
             closing: AtomicBool::new(false),
             backlog: AtomicBool::new(false),
             request_done: Notify::new(),
+            room_freed: Notify::new(),
+            pacing_given_up: AtomicBool::new(false),
             db,
             cipher,
             client,
@@ -219,7 +230,9 @@ impl Dispatcher {
         let (count, full) = (claimed.len(), claimed.len() as u64 == limit);
         if !full {
             // Nothing more is due: hand-offs may overtake nothing now.
-            self.backlog.store(false, Ordering::Release);
+            if self.backlog.swap(false, Ordering::AcqRel) {
+                self.room_may_be_free();
+            }
         }
         let deferred = if count > 0 {
             self.start(claimed, tasks, recorder).await

@@ -151,6 +151,7 @@ impl Dispatcher {
             this.finish(&delivery);
             drop(permit);
             this.request_done.notify_one();
+            this.room_may_be_free();
         });
     }
 }

@@ -6,6 +6,8 @@
 use crate::store::queue::Claimed;
 use crate::store::{event, subscription};
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,12 @@ pub trait Handoff: Send + Sync {
     /// shutting down, or the subscription is ordered or rate-limited).
     fn reserve(&self, subscription: &subscription::Model, delivery_id: &str)
     -> Option<Reservation>;
+
+    /// Waits, a moment at most, while the dispatcher has no room for more
+    /// deliveries than it already holds: the writer calls it before each
+    /// group, so that publishing keeps pace with delivery instead of
+    /// piling up a queue that every later delivery waits behind.
+    fn catch_up(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 
     /// Passes committed deliveries over; gives them back if the dispatcher
     /// has stopped, so the caller can return them to the queue.

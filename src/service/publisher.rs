@@ -89,6 +89,15 @@ impl Writer {
     async fn write_groups(self, mut inbox: mpsc::Receiver<(Job, Reply)>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while inbox.recv_many(&mut group, MAX_GROUP).await > 0 {
+            if let Some(handoff) = &self.handoff {
+                // Paced to delivery; what arrived meanwhile joins the group.
+                handoff.catch_up().await;
+                while group.len() < MAX_GROUP
+                    && let Ok(request) = inbox.try_recv()
+                {
+                    group.push(request);
+                }
+            }
             let (jobs, replies): (Vec<Job>, Vec<Reply>) =
                 std::mem::take(&mut group).into_iter().unzip();
             match self.write(&jobs).await {
