@@ -290,6 +290,9 @@ async fn insert_in_one_turn_if_current(
     }
 }
 
+/// Most values a group write may bind and still be kept prepared.
+const KEPT_PREPARED_VALUES: usize = 256;
+
 /// Runs a statement text and returns each statement's count of changes.
 async fn run_counting_changes(
     connection: &mut sqlx::SqliteConnection,
@@ -297,7 +300,11 @@ async fn run_counting_changes(
 ) -> Result<Vec<u64>, sqlx::Error> {
     use tokio_stream::StreamExt;
     let values = text.values.clone().unwrap_or(Values(Vec::new()));
-    let query = sqlx::query_with(sqlx::AssertSqlSafe(text.sql.clone()), SqlxValues(values));
+    // A small group's text comes back again and again and is kept prepared;
+    // a big one's is rarely repeated and its prepared form is big.
+    let keep_prepared = values.0.len() <= KEPT_PREPARED_VALUES;
+    let query = sqlx::query_with(sqlx::AssertSqlSafe(text.sql.clone()), SqlxValues(values))
+        .persistent(keep_prepared);
     #[allow(deprecated)] // several statements in one text: SQLite only, as here
     let mut results = query.fetch_many(&mut *connection);
     let mut changes = Vec::new();
