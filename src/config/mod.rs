@@ -97,13 +97,15 @@ pub enum SqliteSynchronous {
 pub struct Dispatch {
     /// Most deliveries claimed per statement.
     pub batch_size: u64,
-    /// Requests in flight, all subscriptions together. A delivery that finds
-    /// no room goes through the queue, which costs a claim (a second write)
-    /// and waits behind the backlog: with 512, a fan-out of 64 publishers to
-    /// 10 endpoints overflowed it and its p99 was 0.8-1.9 s; with 1,024 it
-    /// stayed in memory, at 0.1-0.2 s and 40% more deliveries/s on Postgres
-    /// (external benchmark). Each request holds a socket: `serve` raises the
-    /// open-files limit to the hard limit.
+    /// Requests in flight, all subscriptions together. Each costs about
+    /// 30 KiB while its connection is open (hyper's buffers and channel);
+    /// publishing waits for room (see `publish_wait_ms`), so more room
+    /// only helps endpoints that answer slowly: a fan-out of 64 publishers
+    /// to 10 fast endpoints delivered as fast with 512 as with 1,024 and
+    /// peaked at 54-59 MiB instead of 61-67 (external benchmark). At 200 ms
+    /// an answer, 512 carry about 2,500 deliveries/s per replica. Each
+    /// request holds a socket: `serve` raises the open-files limit to the
+    /// hard limit.
     pub max_in_flight: usize,
     /// Requests in flight to one subscription.
     pub max_in_flight_per_subscription: usize,
@@ -135,7 +137,7 @@ impl Default for Dispatch {
     fn default() -> Self {
         Self {
             batch_size: 100,
-            max_in_flight: 1024,
+            max_in_flight: 512,
             max_in_flight_per_subscription: 128,
             lease_ms: 150_000,
             poll_interval_ms: 1_000,

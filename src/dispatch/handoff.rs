@@ -89,8 +89,11 @@ impl handoff::Handoff for Handoff {
         }))
     }
 
-    fn catch_up(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(self.dispatcher.catch_up())
+    fn catch_up(
+        &self,
+        deliveries: usize,
+    ) -> Pin<Box<dyn Future<Output = Option<usize>> + Send + '_>> {
+        Box::pin(self.dispatcher.catch_up(deliveries))
     }
 
     fn send(&self, batch: Vec<Direct>) -> Result<(), Vec<Direct>> {

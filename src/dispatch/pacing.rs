@@ -14,28 +14,38 @@ use super::Dispatcher;
 use std::sync::atomic::Ordering;
 
 impl Dispatcher {
-    /// True while a publish would only add to the queue's backlog.
-    fn is_behind(&self) -> bool {
-        self.backlog.load(Ordering::Acquire)
-            || (self.permits.available_permits() as u64) < self.claim_room()
+    /// The room a group waits for: what its deliveries need, at least a
+    /// claim's worth, and at most half of all the room, so that a group
+    /// never waits for an idle dispatcher.
+    fn wanted_room(&self, deliveries: usize) -> usize {
+        let most = (self.settings.max_in_flight / 2).max(1);
+        deliveries.clamp((self.claim_room() as usize).min(most), most)
     }
 
-    /// Returns when the dispatcher has room again, or after the setting's
-    /// `publish_wait`, or at once when it has been given up on. A
-    /// dispatcher held up by slow endpoints does not catch up in a moment:
-    /// after one wait in vain the writer stops waiting until there is room
-    /// again, so slow endpoints cost publishers one wait, not one each.
-    pub(super) async fn catch_up(&self) {
+    /// True while a group needing `wanted` would only add to the queue.
+    fn is_behind(&self, wanted: usize) -> bool {
+        self.backlog.load(Ordering::Acquire) || self.permits.available_permits() < wanted
+    }
+
+    /// Waits until there is room for `deliveries` (see
+    /// [`Dispatcher::wanted_room`]) and returns the room free then; or
+    /// `None` at once when the wait is turned off or has been given up
+    /// on, or after the setting's `publish_wait` in vain. A dispatcher held
+    /// up by slow endpoints does not catch up in a moment: after one wait
+    /// in vain the writer stops waiting until there is room again, so slow
+    /// endpoints cost publishers one wait, not one each.
+    pub(super) async fn catch_up(&self, deliveries: usize) -> Option<usize> {
         let most = self.settings.publish_wait;
         if most.is_zero() {
-            return;
+            return None;
         }
-        if !self.is_behind() {
+        let wanted = self.wanted_room(deliveries);
+        if !self.is_behind(wanted) {
             self.pacing_given_up.store(false, Ordering::Release);
-            return;
+            return Some(self.permits.available_permits());
         }
         if self.pacing_given_up.load(Ordering::Acquire) {
-            return;
+            return None;
         }
         let caught_up = tokio::time::timeout(most, async {
             loop {
@@ -44,7 +54,7 @@ impl Dispatcher {
                 // Registered before the check, so a request finishing
                 // between the two is not missed.
                 freed.as_mut().enable();
-                if !self.is_behind() {
+                if !self.is_behind(wanted) {
                     return;
                 }
                 freed.await;
@@ -53,7 +63,9 @@ impl Dispatcher {
         .await;
         if caught_up.is_err() {
             self.pacing_given_up.store(true, Ordering::Release);
+            return None;
         }
+        Some(self.permits.available_permits())
     }
 
     /// A request finished or the backlog drained: a waiting writer looks again.

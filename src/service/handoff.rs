@@ -22,11 +22,16 @@ pub trait Handoff: Send + Sync {
     fn reserve(&self, subscription: &subscription::Model, delivery_id: &str)
     -> Option<Reservation>;
 
-    /// Waits, a moment at most, while the dispatcher has no room for more
-    /// deliveries than it already holds: the writer calls it before each
-    /// group, so that publishing keeps pace with delivery instead of
-    /// piling up a queue that every later delivery waits behind.
-    fn catch_up(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Waits, a moment at most, while the dispatcher has no room for about
+    /// `deliveries` more, and returns the room it has then, or `None` when
+    /// it did not wait for room (turned off, or slow requests hold it). The
+    /// writer calls it before each group and writes only what fits, so
+    /// that publishing keeps pace with delivery instead of piling up a
+    /// queue that every later delivery waits behind.
+    fn catch_up(
+        &self,
+        deliveries: usize,
+    ) -> Pin<Box<dyn Future<Output = Option<usize>> + Send + '_>>;
 
     /// Passes committed deliveries over; gives them back if the dispatcher
     /// has stopped, so the caller can return them to the queue.

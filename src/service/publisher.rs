@@ -20,6 +20,17 @@ use tokio::sync::{Notify, mpsc, oneshot};
 const MAX_GROUP: usize = 128;
 
 type Reply = oneshot::Sender<Result<Vec<Published>, ServiceError>>;
+/// Per request of a group, in order: its events, or why it was refused.
+type Outcomes = Vec<Result<Vec<Published>, ServiceError>>;
+
+/// How many requests of a group fit in `room`, at `deliveries_per_job`
+/// each; at least one, so that a big fan-out still goes out.
+fn jobs_fitting(room: usize, deliveries_per_job: f64) -> usize {
+    if deliveries_per_job <= 0.0 {
+        return MAX_GROUP;
+    }
+    ((room as f64 / deliveries_per_job) as usize).clamp(1, MAX_GROUP)
+}
 
 #[derive(Clone)]
 pub struct Publisher {
@@ -88,20 +99,37 @@ struct Writer {
 impl Writer {
     async fn write_groups(self, mut inbox: mpsc::Receiver<(Job, Reply)>) {
         let mut group = Vec::with_capacity(MAX_GROUP);
-        while inbox.recv_many(&mut group, MAX_GROUP).await > 0 {
+        // Deliveries per request in the last group: how much room the
+        // next group is expected to need.
+        let mut deliveries_per_job = 1.0;
+        loop {
+            if group.is_empty() && inbox.recv_many(&mut group, MAX_GROUP).await == 0 {
+                break;
+            }
+            let mut later = Vec::new();
             if let Some(handoff) = &self.handoff {
-                // Paced to delivery; what arrived meanwhile joins the group.
-                handoff.catch_up().await;
+                let expected = (group.len() as f64 * deliveries_per_job).ceil() as usize;
+                let room = handoff.catch_up(expected).await;
+                // What arrived meanwhile joins the group...
                 while group.len() < MAX_GROUP
                     && let Ok(request) = inbox.try_recv()
                 {
                     group.push(request);
                 }
+                // ...and what would not fit in the room waits for the next.
+                if let Some(room) = room {
+                    let fits = jobs_fitting(room, deliveries_per_job);
+                    if group.len() > fits {
+                        later = group.split_off(fits);
+                    }
+                }
             }
+            let jobs_in_group = group.len();
             let (jobs, replies): (Vec<Job>, Vec<Reply>) =
                 std::mem::take(&mut group).into_iter().unzip();
             match self.write(&jobs).await {
-                Ok(outcomes) => {
+                Ok((outcomes, deliveries)) => {
+                    deliveries_per_job = deliveries as f64 / jobs_in_group as f64;
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         let _ = reply.send(outcome);
                     }
@@ -111,7 +139,7 @@ impl Writer {
                 Err(ServiceError::AlreadyExists { .. }) if jobs.len() > 1 => {
                     for (job, reply) in jobs.into_iter().zip(replies) {
                         let outcome = self.write(std::slice::from_ref(&job)).await.and_then(
-                            |mut outcomes| outcomes.pop().unwrap_or_else(|| Ok(Vec::new())),
+                            |(mut outcomes, _)| outcomes.pop().unwrap_or_else(|| Ok(Vec::new())),
                         );
                         let _ = reply.send(outcome);
                     }
@@ -130,19 +158,19 @@ impl Writer {
                     }
                 }
             }
+            group = later;
         }
     }
 
     /// Writes one group, then sets its deliveries going.
-    async fn write(
-        &self,
-        jobs: &[Job],
-    ) -> Result<Vec<Result<Vec<Published>, ServiceError>>, ServiceError> {
+    /// Returns each request's outcome and how many deliveries were written.
+    async fn write(&self, jobs: &[Job]) -> Result<(Outcomes, usize), ServiceError> {
         let Written {
             outcomes,
             direct,
             queued,
         } = write_jobs(&self.db, jobs, self.handoff.as_deref(), &self.routing).await?;
+        let handed_over = direct.len();
         if let Some(handoff) = &self.handoff
             && let Err(unsent) = handoff.send(direct)
         {
@@ -156,6 +184,21 @@ impl Writer {
         if queued > 0 {
             self.wake.notify_one();
         }
-        Ok(outcomes)
+        Ok((outcomes, handed_over + queued))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_GROUP, jobs_fitting};
+
+    #[test]
+    fn a_group_is_cut_to_the_room_it_is_expected_to_need() {
+        assert_eq!(jobs_fitting(512, 10.0), 51);
+        assert_eq!(jobs_fitting(512, 1.0), MAX_GROUP);
+        // A fan-out bigger than the room still goes, one request at a time.
+        assert_eq!(jobs_fitting(100, 1_000.0), 1);
+        // Requests that routed nowhere need no room.
+        assert_eq!(jobs_fitting(0, 0.0), MAX_GROUP);
     }
 }

@@ -90,7 +90,7 @@ pub async fn connect(
                     })
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
-                    .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
+                    .statement_cache_capacity(STATEMENT_CACHE)
             });
     } else {
         options
@@ -103,18 +103,19 @@ pub async fn connect(
             // keep to the indexes (measured in the delivery bench: +15-20%).
             .map_sqlx_postgres_opts(|opts| {
                 opts.options([("plan_cache_mode", "force_custom_plan")])
+                    .statement_cache_capacity(STATEMENT_CACHE)
             });
     }
     Database::connect(options).await
 }
 
-/// Prepared statements the SQLite connection keeps. Every statement text is
-/// kept prepared by default, up to 100, and the texts of group writes,
-/// claims and result batches vary with their row counts: in a fan-out the
-/// kept statements held 17 MiB, a third of the server's heap at its peak
-/// (heaptrack, external benchmark). The few statements a steady load
-/// repeats fit in this many.
-const SQLITE_STATEMENT_CACHE: usize = 24;
+/// Prepared statements each connection keeps. Every statement text is kept
+/// prepared by default, up to 100 per connection, and the texts of group
+/// writes, claims and result batches vary with their row counts: in a
+/// fan-out the kept statements held 17 MiB on SQLite, a third of the
+/// server's heap at its peak, and 10 MiB on Postgres (heaptrack, external
+/// benchmark). The few statements a steady load repeats fit in this many.
+const STATEMENT_CACHE: usize = 24;
 
 /// Connections of the publisher's own Postgres pool: one writer task uses
 /// them, for a group's reads side by side and then its write.
@@ -141,7 +142,10 @@ pub async fn connect_publishing(
         .acquire_timeout(Duration::from_secs(5))
         .max_connections(PUBLISHING_CONNECTIONS)
         .min_connections(1)
-        .map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "auto")]));
+        .map_sqlx_postgres_opts(|opts| {
+            opts.options([("plan_cache_mode", "auto")])
+                .statement_cache_capacity(STATEMENT_CACHE)
+        });
     Database::connect(options).await
 }
 
