@@ -7,6 +7,7 @@ use crate::dispatch::{
     DispatchSettings, Dispatcher, WebhookClient, WebhookTestSender, listen_for_wake_ups,
 };
 use crate::domain::TargetPolicy;
+use crate::grpc::browser;
 use crate::grpc::{
     ApiKeyApi, AppState, DeliveryApi, DeliveryProfileApi, EventApi, EventTypeApi, ScopeApi,
     SubscriptionApi,
@@ -34,6 +35,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tonic_web::GrpcWebLayer;
+use tower::util::option_layer;
 
 /// The fully-qualified names the health service reports on, besides "".
 const SERVICE_NAMES: &[&str] = &[
@@ -77,6 +80,10 @@ pub struct Application {
     postgres_url: Option<String>,
     /// The Prometheus endpoint, when `metrics_listen` is set.
     metrics: Option<MetricsServer>,
+    /// gRPC-Web beside gRPC (`grpc_web`).
+    grpc_web: bool,
+    /// Origins other than the server's own that browsers may call from.
+    cors_allowed_origins: Vec<String>,
 }
 
 impl Application {
@@ -149,6 +156,8 @@ impl Application {
             dispatcher,
             postgres_url: (!settings.is_sqlite()).then(|| settings.database_url.clone()),
             metrics,
+            grpc_web: settings.grpc_web,
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
         })
     }
 
@@ -197,6 +206,10 @@ impl Application {
             tokio::spawn(metrics.run(self.state.db.clone(), shutdown.clone()));
         }
         let server = tonic::transport::Server::builder()
+            // gRPC-Web comes over HTTP/1.1 as well as HTTP/2.
+            .accept_http1(self.grpc_web)
+            .layer(option_layer(browser::cors(&self.cors_allowed_origins)))
+            .layer(option_layer(self.grpc_web.then(GrpcWebLayer::new)))
             .layer(GrpcMetricsLayer)
             // One span per request, named after its method, for the logs and
             // (with otlp_endpoint) the exported traces.

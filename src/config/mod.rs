@@ -74,6 +74,13 @@ pub struct Settings {
     /// OTLP/gRPC collector that receives spans, e.g. `http://127.0.0.1:4317`;
     /// off when unset.
     pub otlp_endpoint: Option<String>,
+    /// Also serve gRPC-Web (over HTTP/1.1 or HTTP/2) on `listen`, for
+    /// browsers: the same services, keys and checks as gRPC.
+    pub grpc_web: bool,
+    /// Origins (`https://host[:port]`) whose pages may call the API from a
+    /// browser. A page served by hookrelay itself needs none; every other
+    /// origin is refused unless listed here.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -177,6 +184,8 @@ impl Default for Settings {
             max_db_connections: 10,
             metrics_listen: None,
             otlp_endpoint: None,
+            grpc_web: true,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -334,6 +343,16 @@ impl Settings {
         if self.max_db_connections == 0 {
             return Err(invalid("max_db_connections", "must be at least 1"));
         }
+        for origin in &self.cors_allowed_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid {
+                    field: "cors_allowed_origins",
+                    reason: format!(
+                        "{origin:?} is not an origin: give scheme, host and port only, e.g. https://console.example.com"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -385,4 +404,12 @@ impl Dispatch {
     pub fn disable_after(&self) -> Duration {
         Duration::from_secs(self.disable_after_secs)
     }
+}
+
+/// Whether `text` is exactly a web origin as browsers send it: http or
+/// https, a host, an optional port, and nothing after.
+fn is_origin(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == text
+    })
 }

@@ -49,6 +49,25 @@ fn unknown_keys_and_bad_values_are_rejected() {
         "{err}"
     );
 
+    for origin in [
+        "console.example.com",
+        "https://console.example.com/",
+        "ftp://x.example",
+    ] {
+        std::fs::write(&path, format!("cors_allowed_origins = [{origin:?}]\n")).unwrap();
+        let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("cors_allowed_origins"),
+            "{origin}: {err}"
+        );
+    }
+    std::fs::write(
+        &path,
+        "cors_allowed_origins = [\"https://console.example.com:8443\"]\n",
+    )
+    .unwrap();
+    Settings::load(Some(&path), Overrides::default()).expect("an origin with a port is valid");
+
     let missing = dir.path().join("nope.toml");
     let err = Settings::load(Some(&missing), Overrides::default()).unwrap_err();
     assert!(matches!(err, ConfigError::MissingFile { .. }));

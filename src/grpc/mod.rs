@@ -3,6 +3,7 @@
 //! No SQL and no business rules live here.
 
 mod api_keys;
+pub mod browser;
 pub mod convert;
 mod deliveries;
 mod delivery_profiles;
