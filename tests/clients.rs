@@ -81,6 +81,21 @@ async fn typescript_client_example_runs_against_a_live_server() {
     run_example("typescript", example, &server, &receiver).await;
 }
 
+/// The same generated client through Connect's gRPC-Web transport over
+/// HTTP/1.1, as a browser (the web console) calls the server.
+#[tokio::test]
+async fn typescript_client_example_runs_over_grpc_web() {
+    let dir = tools::require_node_modules("clients/typescript");
+    let server = Server::start();
+    let receiver = TestReceiver::start().await;
+    let mut example = tokio::process::Command::new(dir.join("node_modules/.bin/tsx"));
+    example
+        .arg("example.ts")
+        .env("HOOKRELAY_TRANSPORT", "grpc-web")
+        .current_dir(&dir);
+    run_example("typescript (gRPC-Web)", example, &server, &receiver).await;
+}
+
 /// Runs one example against `server` with `receiver` as its webhook endpoint,
 /// shows what it printed, and checks that the webhook it reported arrived.
 async fn run_example(
