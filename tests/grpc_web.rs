@@ -14,6 +14,7 @@ use prost::Message;
 on_both_databases!(
     a_browser_lists_subscriptions_over_grpc_web,
     grpc_web_without_a_key_is_unauthenticated,
+    grpc_web_can_be_turned_off,
     other_origins_are_refused_unless_configured
 );
 
@@ -127,6 +128,37 @@ async fn grpc_web_without_a_key_is_unauthenticated(backend: Backend) {
     assert!(reply.messages.is_empty());
     let reply = call(&app, LIST, body, Some("hr_not-a-real-key")).await;
     assert_eq!(reply.status.as_deref(), Some("16"), "UNAUTHENTICATED");
+}
+
+async fn grpc_web_can_be_turned_off(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.grpc_web = false).await;
+    // HTTP/2 only, and no gRPC-Web translation: an HTTP/1.1 call fails
+    // outright, and nothing answers it with a grpc-status of OK.
+    let answered = http1()
+        .post(format!("http://{}{LIST}", app.addr))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .header("authorization", format!("Bearer {}", app.tenant.token))
+        .body(frame(&ListSubscriptionsRequest::default()))
+        .send()
+        .await;
+    if let Ok(response) = answered {
+        assert_ne!(
+            response.headers().get("grpc-status").map(|v| v.as_bytes()),
+            Some(&b"0"[..]),
+            "gRPC-Web answered with grpc_web = false"
+        );
+        assert_ne!(
+            response.status(),
+            200,
+            "gRPC-Web answered with grpc_web = false"
+        );
+    }
+    // gRPC itself still works.
+    app.subscriptions()
+        .list_subscriptions(app.req(ListSubscriptionsRequest::default()))
+        .await
+        .expect("gRPC still answers");
 }
 
 /// A browser's preflight for a gRPC-Web call from `origin`; returns the

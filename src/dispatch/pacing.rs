@@ -1,7 +1,8 @@
 //! Publishing paced to delivery. While this replica's dispatcher has no
-//! room for more hand-offs (a backlog waits in the queue, or fewer than a
-//! batch's permits are free), the publish writer waits for it to catch up
-//! before writing its next group, a moment at most. Without this, a burst
+//! room for the next group's deliveries (a backlog waits in the queue, or
+//! fewer permits are free than the group is expected to need), the publish
+//! writer waits for it to catch up before writing the group, a moment at
+//! most, and then writes only as much of the group as fits. Without this, a burst
 //! of fan-out publishes outran the requests in flight, went to the queue
 //! (a second write and a claim per delivery, so slower still) and every
 //! later publish queued behind that backlog until the burst ended: a

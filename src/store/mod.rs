@@ -64,11 +64,7 @@ pub async fn connect(
     max_connections: u32,
     durable_commits: bool,
 ) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(normalise_sqlite_url(url));
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
+    let mut options = pool_options(&normalise_sqlite_url(url));
     if url.starts_with("sqlite:") {
         options
             .max_connections(1)
@@ -109,6 +105,17 @@ pub async fn connect(
     Database::connect(options).await
 }
 
+/// What every pool shares: no statement logging, and a database that does
+/// not answer within 5 s is an error rather than a hang.
+fn pool_options(url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    options
+}
+
 /// Prepared statements each connection keeps. Every statement text is kept
 /// prepared by default, up to 100 per connection, and the texts of group
 /// writes, claims and result batches vary with their row counts: in a
@@ -135,11 +142,8 @@ pub async fn connect_publishing(
     if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
         return Ok(db.clone());
     }
-    let mut options = ConnectOptions::new(url);
+    let mut options = pool_options(url);
     options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
         .max_connections(PUBLISHING_CONNECTIONS)
         .min_connections(1)
         .map_sqlx_postgres_opts(|opts| {
