@@ -15,12 +15,14 @@ FROM rust:1-bookworm AS builder
 WORKDIR /src
 # Only what `cargo build` reads. build.rs compiles proto/ with protox, so no
 # protoc is needed; the benchmark is declared in Cargo.toml, so it must exist;
-# vendor/ holds a patched dependency (see [patch.crates-io]).
+# vendor/ holds a patched dependency (see [patch.crates-io]); console/dist is
+# the web console's committed bundle, which build.rs embeds (no npm here).
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY migrations migrations
 COPY benches benches
 COPY vendor vendor
+COPY console/dist console/dist
 COPY src src
 # BuildKit cache mounts keep the crate registry and compiled dependencies
 # between builds, so a source change recompiles hookrelay alone. The target

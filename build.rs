@@ -3,15 +3,20 @@
 //! serves so `grpcurl list` works without proto files. It also turns on the
 //! `hookrelay_postgres_tests` cfg when `HOOKRELAY_TEST_DATABASE_URL` is set,
 //! so the integration tests' Postgres variants run then and are listed as
-//! ignored otherwise.
+//! ignored otherwise. Last, it embeds the web console's built bundle
+//! (`console/dist`, committed) as a table the server serves from memory.
 
 use prost::Message;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 const PROTO_ROOT: &str = "proto";
 
 /// The variable `scripts/test` sets to run the tests on Postgres too.
 const TEST_DATABASE_ENV: &str = "HOOKRELAY_TEST_DATABASE_URL";
+
+/// The console's bundle, built by `scripts/build-console`.
+const CONSOLE_DIST: &str = "console/dist";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     enable_postgres_tests();
@@ -36,6 +41,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // RPCs of later milestones answer UNIMPLEMENTED until they are written.
         .generate_default_stubs(true)
         .compile_fds(descriptors)?;
+    embed_console(&out_dir)?;
+    Ok(())
+}
+
+/// Writes `console_assets.rs`: one `Asset` per file of the console's
+/// bundle, its bytes `include_bytes!`d, its content type decided here, so
+/// the server does no lookups and reads no files. A file of a type not
+/// listed fails the build rather than being served as something guessed.
+fn embed_console(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed={CONSOLE_DIST}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONSOLE_DIST);
+    if !root.join("index.html").is_file() {
+        return Err(
+            format!("{CONSOLE_DIST}/index.html is missing: run scripts/build-console").into(),
+        );
+    }
+    let mut files = Vec::new();
+    collect_files(&root, &mut files)?;
+    files.sort();
+    let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
+    for file in &files {
+        let relative = file
+            .strip_prefix(&root)?
+            .to_str()
+            .ok_or("a non-UTF-8 file name")?;
+        let path = format!("/{}", relative.replace(std::path::MAIN_SEPARATOR, "/"));
+        let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let content_type = match extension {
+            "html" => "text/html; charset=utf-8",
+            "js" => "text/javascript; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            "svg" => "image/svg+xml",
+            "png" => "image/png",
+            "ico" => "image/x-icon",
+            "woff2" => "font/woff2",
+            "json" => "application/json",
+            "txt" => "text/plain; charset=utf-8",
+            _ => return Err(format!("{CONSOLE_DIST}: no content type for {path}").into()),
+        };
+        writeln!(
+            table,
+            "    Asset {{ path: {path:?}, content_type: {content_type:?}, bytes: include_bytes!({:?}) }},",
+            file.display().to_string()
+        )?;
+    }
+    table.push_str("];\n");
+    std::fs::write(out_dir.join("console_assets.rs"), table)?;
+    Ok(())
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
     Ok(())
 }
 

@@ -130,6 +130,18 @@ struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
     #[arg(long, env = "HOOKRELAY_METRICS_LISTEN", value_parser = socket_addr)]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the web console at http://LISTEN/ [default: true];
+    /// --console=false turns it off.
+    #[arg(
+        long,
+        env = "HOOKRELAY_CONSOLE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    console: Option<bool>,
 }
 
 impl ServeArgs {
@@ -140,6 +152,7 @@ impl ServeArgs {
             dev: self.dev.then_some(true),
             log_format: self.log_format,
             metrics_listen: self.metrics_listen,
+            console: self.console,
             ..Overrides::default()
         };
         load(&self.database, overrides)

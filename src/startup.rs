@@ -8,6 +8,7 @@ use crate::dispatch::{
 };
 use crate::domain::TargetPolicy;
 use crate::grpc::browser;
+use crate::grpc::console::ConsoleLayer;
 use crate::grpc::{
     ApiKeyApi, AppState, DeliveryApi, DeliveryProfileApi, EventApi, EventTypeApi, ScopeApi,
     SubscriptionApi,
@@ -84,6 +85,8 @@ pub struct Application {
     grpc_web: bool,
     /// Origins other than the server's own that browsers may call from.
     cors_allowed_origins: Vec<String>,
+    /// The web console at `/` (`console`; only with gRPC-Web, which it uses).
+    console: bool,
 }
 
 impl Application {
@@ -158,6 +161,7 @@ impl Application {
             metrics,
             grpc_web: settings.grpc_web,
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
+            console: console_enabled(settings),
         })
     }
 
@@ -201,6 +205,9 @@ impl Application {
             .expect("the embedded descriptor sets are valid");
 
         tracing::info!(addr = %self.local_addr(), "hookrelay is serving gRPC");
+        if self.console {
+            tracing::info!(url = %format!("http://{}/", self.local_addr()), "serving the web console");
+        }
         if let Some(metrics) = self.metrics {
             tracing::info!(addr = %metrics.local_addr(), "serving Prometheus metrics at /metrics");
             tokio::spawn(metrics.run(self.state.db.clone(), shutdown.clone()));
@@ -208,6 +215,8 @@ impl Application {
         let server = tonic::transport::Server::builder()
             // gRPC-Web comes over HTTP/1.1 as well as HTTP/2.
             .accept_http1(self.grpc_web)
+            // First, so that only gRPC and gRPC-Web calls go further.
+            .layer(option_layer(self.console.then_some(ConsoleLayer)))
             .layer(option_layer(browser::cors(&self.cors_allowed_origins)))
             .layer(option_layer(self.grpc_web.then(GrpcWebLayer::new)))
             .layer(GrpcMetricsLayer)
@@ -263,6 +272,14 @@ impl Application {
         tracing::info!("hookrelay stopped");
         Ok(result?)
     }
+}
+
+/// The console calls the API over gRPC-Web: without it, it stays off.
+fn console_enabled(settings: &Settings) -> bool {
+    if settings.console && !settings.grpc_web {
+        tracing::warn!("the web console needs grpc_web = true; not serving it");
+    }
+    settings.console && settings.grpc_web
 }
 
 fn dispatch_settings(settings: &Settings) -> DispatchSettings {

@@ -30,6 +30,7 @@ const FLAG_KEYS: &[&str] = &[
     "config",
     "log_format",
     "metrics_listen",
+    "console",
     "test_database_url",
     // `hookrelay listen --secret`'s twin: not a server setting.
     "listen_secret",
@@ -81,6 +82,9 @@ pub struct Settings {
     /// browser. A page served by hookrelay itself needs none; every other
     /// origin is refused unless listed here.
     pub cors_allowed_origins: Vec<String>,
+    /// Serve the web console at `/` on `listen` (it calls the API over
+    /// gRPC-Web, so it needs `grpc_web` too).
+    pub console: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -186,6 +190,7 @@ impl Default for Settings {
             otlp_endpoint: None,
             grpc_web: true,
             cors_allowed_origins: Vec::new(),
+            console: true,
         }
     }
 }
@@ -214,6 +219,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 mod api_keys;
 pub mod browser;
+pub mod console;
 pub mod convert;
 mod deliveries;
 mod delivery_profiles;

@@ -1,0 +1,1 @@
+const e=document.getElementById("app");e&&(e.textContent="hookrelay console");

@@ -1,0 +1,3 @@
+import "./style.css";
+const app = document.getElementById("app");
+if (app) app.textContent = "hookrelay console";
