@@ -14,6 +14,7 @@ use common::builders::secs;
 use common::delivering::{self, EVENT_TYPE, event};
 use common::receiver::{Received, Reply, TestReceiver};
 use common::{Backend, TestApp, register_event_type, spawn_app_with, spawn_replica, wait_until};
+use hookrelay::config::Settings;
 use hookrelay::domain::SecretCipher;
 use hookrelay::proto::{
     Backoff, BatchPublishEventsRequest, CreateEventTypeRequest, CreateSubscriptionRequest, Event,
@@ -33,6 +34,8 @@ on_both_databases!(
     per_subscription_in_flight_bound,
     global_in_flight_bound,
     a_full_dispatcher_keeps_publish_order,
+    a_subscription_at_its_bound_keeps_publish_order,
+    a_subscription_at_its_bound_holds_up_no_other,
     a_publish_waits_for_room_in_a_full_dispatcher,
     slow_endpoints_cost_publishers_one_wait,
     shutdown_releases_unfinished,
@@ -223,10 +226,30 @@ async fn global_in_flight_bound(backend: Backend) {
 /// as a request finishes (which starved the queue's tail): deliveries
 /// arrive in publish order, give or take what was in flight.
 async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
+    publish_order_is_kept(backend, |s| s.dispatch.max_in_flight = ORDER_IN_FLIGHT).await;
+}
+
+/// The same under one subscription's own bound, with room to spare in the
+/// dispatcher: what the subscription cannot take waits in line, later
+/// publishes queue behind it, and its freed places go to the oldest.
+/// Before the line-up, each freed place went to the newest publish and
+/// the queued ones came last.
+async fn a_subscription_at_its_bound_keeps_publish_order(backend: Backend) {
+    publish_order_is_kept(backend, |s| {
+        s.dispatch.max_in_flight_per_subscription = ORDER_IN_FLIGHT;
+    })
+    .await;
+}
+
+const ORDER_IN_FLIGHT: usize = 2;
+
+/// Publishes 24 events, 5 ms apart, to one endpoint that takes 30 ms
+/// each under a bound of [`ORDER_IN_FLIGHT`] and checks they arrive in
+/// publish order, give or take what was in flight.
+async fn publish_order_is_kept(backend: Backend, bound: impl FnOnce(&mut Settings)) {
     const EVENTS: usize = 24;
-    const IN_FLIGHT: usize = 2;
     let app = spawn_app_with(backend, |s| {
-        s.dispatch.max_in_flight = IN_FLIGHT;
+        bound(s);
         // Claims must come from wake-ups, not from a quick poll.
         s.dispatch.poll_interval_ms = 5_000;
         // The queue's order is under test: publishes must not wait for room.
@@ -252,10 +275,70 @@ async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
         .collect();
     for (arrived, seq) in order.iter().enumerate() {
         assert!(
-            arrived + IN_FLIGHT >= *seq,
+            arrived + ORDER_IN_FLIGHT >= *seq,
             "event {seq} arrived as number {arrived}, ahead of older queued ones: {order:?}"
         );
     }
+    receiver
+        .assert_stays_at(EVENTS, Duration::from_millis(300))
+        .await;
+}
+
+/// A slow subscription with a line of deliveries behind its bound does not
+/// hold up another subscription of the same events: the fast one has every
+/// event before the slow one is a third of the way through its line.
+async fn a_subscription_at_its_bound_holds_up_no_other(backend: Backend) {
+    const EVENTS: usize = 12;
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.max_in_flight_per_subscription = 2;
+    })
+    .await;
+    let slow = TestReceiver::start().await;
+    slow.set_default(Reply::status(204).after(Duration::from_millis(300)));
+    let fast = TestReceiver::start().await;
+    subscribe(&app, slow.url("/slow")).await;
+    delivering::subscribe(
+        &app,
+        Subscription {
+            name: "fast".to_owned(),
+            url: fast.url("/fast"),
+            event_types: vec![EVENT_TYPE.to_owned()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let batch: Vec<Event> = (0..EVENTS)
+        .map(|seq| event(serde_json::json!({"seq": seq})))
+        .collect();
+    EventServiceClient::new(app.channel())
+        .batch_publish_events(app.req(BatchPublishEventsRequest { events: batch }))
+        .await
+        .expect("batch publish");
+    let fast_received = fast.wait_for(EVENTS, Duration::from_secs(20)).await;
+    let slow_done_by_then = slow.received().len();
+    assert!(
+        slow_done_by_then <= EVENTS / 3,
+        "the fast endpoint had all {EVENTS} only after the slow one answered {slow_done_by_then}"
+    );
+    let slow_received = slow.wait_for(EVENTS, Duration::from_secs(30)).await;
+    let fast_ids: HashSet<String> = fast_received.iter().map(webhook_id).collect();
+    let slow_ids: HashSet<String> = slow_received.iter().map(webhook_id).collect();
+    assert_eq!(
+        fast_ids.len(),
+        EVENTS,
+        "each event once to the fast endpoint"
+    );
+    assert_eq!(
+        slow_ids.len(),
+        EVENTS,
+        "each event once to the slow endpoint"
+    );
+    assert!(
+        peak_concurrency(&slow_received) <= 2,
+        "the slow endpoint's bound of 2 held"
+    );
+    slow.assert_stays_at(EVENTS, Duration::from_millis(300))
+        .await;
 }
 
 // ---------------------------------------------------------------------------

@@ -7,10 +7,21 @@ use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+/// Whether a claimed delivery may be sent now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Counted in flight: send it.
+    Go,
+    /// Its subscription's rate limit says not yet.
+    RateLimited,
+    /// Its subscription has as many requests in flight as it may.
+    AtBound,
+}
+
 impl Dispatcher {
     /// Applies the per-subscription in-flight bound and rate limit; counts
     /// the delivery as in flight when it may go.
-    pub(super) fn admit(&self, subscription_id: &str, rate_limit: u32) -> bool {
+    pub(super) fn admit(&self, subscription_id: &str, rate_limit: u32) -> Admission {
         if let Some(per_second) = NonZeroU32::new(rate_limit) {
             let limiter = {
                 let mut limiters = self.limiters.lock().expect("limiter lock");
@@ -31,10 +42,20 @@ impl Dispatcher {
                 Arc::clone(&entry.1)
             };
             if limiter.check().is_err() {
-                return false;
+                return Admission::RateLimited;
             }
         }
-        self.count_in(subscription_id)
+        if self.count_in(subscription_id) {
+            Admission::Go
+        } else {
+            Admission::AtBound
+        }
+    }
+
+    /// The subscription's requests in flight from this process.
+    pub(super) fn in_flight_of(&self, subscription_id: &str) -> usize {
+        let in_flight = self.in_flight.lock().expect("in-flight lock");
+        in_flight.get(subscription_id).copied().unwrap_or(0)
     }
 
     /// Counts one more request in flight to the subscription, unless that

@@ -50,8 +50,9 @@ impl handoff::Handoff for Handoff {
 
     /// Room for a delivery unless it must go through the queue: an ordered
     /// subscription (its predecessors decide when it may go), a rate-limited
-    /// one (the limiter decides), a full dispatcher or one with a backlog
-    /// in the queue, or one that is shutting down.
+    /// one (the limiter decides), one at its in-flight bound or lined up
+    /// behind it (see `lineup`), a full dispatcher or one with a backlog in
+    /// the queue, or one that is shutting down.
     fn reserve(
         &self,
         subscription: &subscription::Model,
@@ -67,6 +68,10 @@ impl handoff::Handoff for Handoff {
             // rather than overtake them, which starved the queue's tail.
             return None;
         }
+        if dispatcher.lineup.contains(&subscription.id) {
+            // Its older deliveries wait in the queue behind its bound.
+            return None;
+        }
         let Ok(permit) = Arc::clone(&dispatcher.permits).try_acquire_owned() else {
             // Full: what overflows goes to the queue, and until the queue
             // is drained everything after it does too.
@@ -74,6 +79,9 @@ impl handoff::Handoff for Handoff {
             return None;
         };
         if !dispatcher.count_in(&subscription.id) {
+            // At its bound: this one waits in the queue, and the ones after
+            // it line up behind it.
+            dispatcher.lineup.put_in_line(&subscription.id);
             return None;
         }
         dispatcher

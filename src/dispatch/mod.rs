@@ -12,6 +12,7 @@ mod bounds;
 mod handoff;
 mod http;
 mod leases;
+mod lineup;
 mod listen;
 mod pacing;
 mod recorder;
@@ -22,6 +23,7 @@ mod test_event;
 
 pub use handoff::{Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
+use lineup::Source;
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
 use targets::{PreparedTargets, Target};
@@ -84,6 +86,9 @@ pub struct Dispatcher {
     /// Deliveries publishes handed over; `run` takes the receiver.
     handoff_sender: mpsc::UnboundedSender<Vec<Direct>>,
     handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
+    /// Subscriptions whose deliveries wait in the queue behind their
+    /// in-flight bound (see [`lineup`]).
+    lineup: lineup::LineUp,
     /// Signalled when a request finishes, for a dispatcher waiting on a bound.
     request_done: Notify,
     /// Signalled when room may have come free, for a publish writer
@@ -134,6 +139,7 @@ impl Dispatcher {
             in_flight: Mutex::new(HashMap::new()),
             held: Mutex::new(HashSet::new()),
             limiters: Mutex::new(HashMap::new()),
+            lineup: lineup::LineUp::default(),
             prepared: Mutex::new(HashMap::new()),
         })
     }
@@ -208,6 +214,8 @@ impl Dispatcher {
         recorder: &mpsc::Sender<Finished>,
         waited_for_room: bool,
     ) -> Option<Wait> {
+        // Lined-up subscriptions' deliveries are the oldest: they go first.
+        self.refill_lined_up(tasks, recorder).await;
         let free = self.permits.available_permits() as u64;
         // With a backlog there is more due than room: a claim for the one
         // or two permits just freed would cost a claim, a targets read and
@@ -220,7 +228,7 @@ impl Dispatcher {
         let limit = free.min(self.settings.batch_size);
         let now = now_micros();
         let lease_until = now + self.settings.lease.as_micros() as i64;
-        let claimed = match queue::claim_due(&self.db, now, lease_until, limit).await {
+        let mut claimed = match queue::claim_due(&self.db, now, lease_until, limit).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "claiming deliveries failed; retrying shortly");
@@ -235,7 +243,9 @@ impl Dispatcher {
             }
         }
         let deferred = if count > 0 {
-            self.start(claimed, tasks, recorder).await
+            // Ids grow with time: started in their order, older ones go first.
+            claimed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            self.start(claimed, tasks, recorder, Source::Queue).await
         } else {
             0
         };
@@ -273,8 +283,19 @@ impl Dispatcher {
                     tokio::time::timeout(Duration::from_millis(20), self.request_done.notified())
                         .await;
             }
-            Wait::WakeOr(limit) => {
+            Wait::WakeOr(limit) if self.lineup.is_empty() => {
                 let _ = tokio::time::timeout(limit, self.wake.notified()).await;
+            }
+            Wait::WakeOr(limit) => {
+                // A finished request frees a place a lined-up subscription
+                // refills from its own queue.
+                let _ = tokio::time::timeout(limit, async {
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = self.request_done.notified() => {}
+                    }
+                })
+                .await;
             }
             Wait::Sleep(duration) => tokio::time::sleep(duration).await,
         }

@@ -2,6 +2,8 @@
 //! in two queries) or a batch a publish handed over, one task per delivery
 //! that may go now; the rest go back to the queue.
 
+use super::bounds::Admission;
+use super::lineup::Source;
 use super::recorder::Finished;
 use super::{Dispatcher, Slot, Target};
 use crate::service::handoff::Direct;
@@ -14,12 +16,16 @@ use tokio::task::JoinSet;
 
 impl Dispatcher {
     /// Loads what the batch needs in two queries and starts one task per
-    /// delivery that may go now.
+    /// delivery that may go now. Returns how many were handed back to the
+    /// queue because a bound held them up (a lined-up subscription's
+    /// deliveries put back in line are not counted: they wait for its own
+    /// claim, not for the next general one).
     pub(super) async fn start(
         self: &Arc<Self>,
         claimed: Vec<Claimed>,
         tasks: &mut JoinSet<()>,
         recorder: &mpsc::Sender<Finished>,
+        source: Source,
     ) -> usize {
         let now = now_micros();
         let targets = match self.load_targets(&claimed, now).await {
@@ -41,6 +47,7 @@ impl Dispatcher {
             }
         };
         let mut later = Vec::new();
+        let mut in_line = Vec::new();
         for delivery in claimed {
             let (Some(target), Some(event)) = (
                 targets.get(&delivery.subscription_id),
@@ -56,9 +63,28 @@ impl Dispatcher {
                 .await;
                 continue;
             };
-            if !self.admit(&delivery.subscription_id, target.spec.rate_limit) {
-                later.push(delivery.id);
+            if self.belongs_in_line(&delivery, source) {
+                in_line.push(delivery.id);
                 continue;
+            }
+            match self.admit(&delivery.subscription_id, target.spec.rate_limit) {
+                Admission::Go => {}
+                // A first attempt of a subscription that takes hand-offs waits
+                // in line (see `lineup`); ordered and rate-limited ones never
+                // take hand-offs, so for them the queue keeps its order anyway.
+                Admission::AtBound
+                    if delivery.attempts == 0
+                        && !target.spec.ordered
+                        && target.spec.rate_limit == 0 =>
+                {
+                    self.lineup.put_in_line(&delivery.subscription_id);
+                    in_line.push(delivery.id);
+                    continue;
+                }
+                Admission::AtBound | Admission::RateLimited => {
+                    later.push(delivery.id);
+                    continue;
+                }
             }
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 self.finish(&delivery);
@@ -74,6 +100,13 @@ impl Dispatcher {
         if !later.is_empty() {
             // Over a bound: hand them back, due a moment from now.
             let _ = queue::release(&self.db, &later, now + 20_000).await;
+        }
+        if !in_line.is_empty() {
+            // Out of the general claim's way: the subscription's own claim
+            // takes them whatever their due time, and only if this process
+            // dies do they fall due for every replica.
+            let due = now + self.settings.lease.as_micros() as i64;
+            let _ = queue::release(&self.db, &in_line, due).await;
         }
         later.len()
     }

@@ -73,6 +73,51 @@ pub async fn claim_due<C: ConnectionTrait>(
     Claimed::find_by_statement(statement).all(db).await
 }
 
+/// Claims up to `limit` of one subscription's queued deliveries, oldest
+/// first: its first attempts whatever their due time (those were put in
+/// line behind its in-flight bound, see the dispatcher's `lineup`) and
+/// its retries that are due. Reads the index of unfinished deliveries by
+/// subscription, so a long queue elsewhere costs it nothing.
+pub async fn claim_lined_up<C: ConnectionTrait>(
+    db: &C,
+    subscription_id: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u64,
+) -> Result<Vec<Claimed>, DbErr> {
+    let backend = db.get_database_backend();
+    let lock = if backend == DatabaseBackend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    // `status IN (pending, in flight)` restates the partial index's
+    // predicate, which SQLite needs to see word for word to use it.
+    let sql = format!(
+        "UPDATE deliveries SET status = {in_flight}, lease_expire_time = $1, update_time = $2 \
+         WHERE id IN ( \
+           SELECT d.id FROM deliveries d \
+           WHERE d.subscription_id = $3 AND d.status IN ({pending}, {in_flight}) \
+             AND d.status = {pending} AND (d.attempts = 0 OR d.next_attempt_time <= $2) \
+           ORDER BY d.id \
+           LIMIT $4 {lock}) \
+         RETURNING id, tenant_id, event_id, subscription_id, attempts, create_time",
+        pending = Status::Pending as i16,
+        in_flight = Status::InFlight as i16,
+    );
+    let statement = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            Value::from(lease_until),
+            Value::from(now),
+            Value::from(subscription_id),
+            Value::from(limit as i64),
+        ],
+    );
+    Claimed::find_by_statement(statement).all(db).await
+}
+
 /// Returns deliveries whose lease expired (their process died mid-send) to
 /// the queue, due now. At-least-once: the receiver may see them twice.
 pub async fn release_expired_leases<C: ConnectionTrait>(db: &C, now: i64) -> Result<u64, DbErr> {
