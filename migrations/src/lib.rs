@@ -11,6 +11,7 @@ mod m20261127_000003_queue_vacuum;
 mod m20261130_000004_delivery_profiles;
 mod m20261130_000005_scopes;
 mod m20261130_000006_routing_stamps;
+mod m20261201_000007_delivery_health;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_delivery_profiles::Migration),
             Box::new(m20261130_000005_scopes::Migration),
             Box::new(m20261130_000006_routing_stamps::Migration),
+            Box::new(m20261201_000007_delivery_health::Migration),
         ]
     }
 }

@@ -2,12 +2,14 @@
 //! work back in the queue.
 
 use super::AppState;
-use super::convert::{Page, duration_to_pb, micros_from_pb, timestamp};
+use super::convert::{Page, duration_from_pb, duration_to_pb, micros_from_pb, timestamp};
 use super::watch::{self, BoxStream};
+use crate::domain::StatsWindow;
+use crate::domain::delivery_stats::BucketSummary;
 use crate::proto::{self as pb, delivery_service_server::DeliveryService};
-use crate::service::ServiceError;
 use crate::service::changes::Change;
 use crate::service::deliveries::{self, Attempt, Delivery, DeliveryFilter, DeliveryStatus};
+use crate::service::{ServiceError, Violations, delivery_stats};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 pub struct DeliveryApi {
@@ -148,6 +150,55 @@ impl DeliveryService for DeliveryApi {
         Ok(Response::new(pb::ReplayEventsResponse {
             delivery_count: count,
         }))
+    }
+
+    async fn get_delivery_stats(
+        &self,
+        request: Request<pb::GetDeliveryStatsRequest>,
+    ) -> Result<Response<pb::GetDeliveryStatsResponse>, GrpcStatus> {
+        let caller = self.state.authenticate(&request).await?;
+        let request = request.into_inner();
+        let window = stats_window(&request)?;
+        let subscription_id = non_empty(request.subscription_id);
+        let stats = delivery_stats::delivery_stats(
+            &self.state.db,
+            &caller,
+            subscription_id.as_deref(),
+            window,
+        )
+        .await?;
+        Ok(Response::new(pb::GetDeliveryStatsResponse {
+            buckets: stats.buckets.into_iter().map(stats_bucket_to_pb).collect(),
+            total: Some(stats_bucket_to_pb(stats.total)),
+        }))
+    }
+}
+
+/// The request's window and bucket width; unset ones take the defaults.
+fn stats_window(request: &pb::GetDeliveryStatsRequest) -> Result<StatsWindow, ServiceError> {
+    let mut violations = Violations::new();
+    let window = request
+        .window
+        .as_ref()
+        .map(|d| violations.check("window", duration_from_pb(d)));
+    let bucket = request
+        .bucket
+        .as_ref()
+        .map(|d| violations.check("bucket", duration_from_pb(d)));
+    violations.into_result()?;
+    StatsWindow::parse(window.flatten(), bucket.flatten())
+        .map_err(|err| ServiceError::invalid(err.field, err.reason))
+}
+
+fn stats_bucket_to_pb(bucket: BucketSummary) -> pb::DeliveryStatsBucket {
+    pb::DeliveryStatsBucket {
+        start_time: Some(timestamp(bucket.start)),
+        attempts: bucket.attempts,
+        succeeded: bucket.succeeded,
+        failed: bucket.failed,
+        latency_p50: bucket.latency_p50.map(duration_to_pb),
+        latency_p90: bucket.latency_p90.map(duration_to_pb),
+        latency_p99: bucket.latency_p99.map(duration_to_pb),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod caller_cache;
 pub mod changes;
 pub mod deliveries;
 pub mod delivery_profiles;
+pub mod delivery_stats;
 mod error;
 pub mod event_types;
 pub mod events;

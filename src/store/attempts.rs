@@ -5,11 +5,13 @@
 
 use super::delivery::Status;
 use super::{DbError, combine, delivery, delivery_attempt, subscription};
-use crate::domain::{AttemptRecord, IdKind, NextStep, latest_by_subscription, new_id};
+use crate::domain::{
+    AttemptRecord, HealthChange, IdKind, NextStep, health_changes, latest_by_subscription, new_id,
+};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Set, TransactionSession, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set, TransactionSession, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -89,7 +91,7 @@ async fn record_successes_in_one_statement<C: ConnectionTrait>(
             ),
             (
                 "healthy_subscriptions",
-                mark_healthy(subscriptions.into_iter()).build(backend),
+                mark_healthy(subscriptions.into_iter(), latest_answer(results)).build(backend),
             ),
         ],
         mark_succeeded(ids, code, now).build(backend),
@@ -152,25 +154,29 @@ async fn update_deliveries<C: ConnectionTrait>(
 }
 
 /// The latest result per subscription decides its health: a success ends
-/// a failing streak, a failure starts one (if none is running). Returns
-/// since when each failing subscription has been failing.
+/// a failing streak, a failure starts one (if none is running). Failures
+/// are counted since the latest success. Returns since when each failing
+/// subscription has been failing.
 async fn update_health<C: ConnectionTrait>(
     txn: &C,
     results: &[(AttemptRecord, NextStep)],
 ) -> Result<HashMap<String, i64>, DbError> {
     let mut healthy = Vec::new();
     let mut failing = Vec::new();
+    let changes = health_changes(results.iter().map(|(record, next)| (record, next)));
     let latest = latest_by_subscription(results.iter().map(|(record, next)| (record, next)));
-    for (subscription_id, (record, next)) in latest {
+    for (subscription_id, (_, next)) in latest {
+        let change = &changes[subscription_id];
         match next {
             NextStep::Succeeded => healthy.push(subscription_id.to_owned()),
             // Disabling ends the streak; the caller does it after the commit.
-            NextStep::DisableSubscription(_) => {}
+            NextStep::DisableSubscription(_) => {
+                count_failures(subscription_id, change, false)
+                    .exec(txn)
+                    .await?;
+            }
             NextStep::RetryAt(_) | NextStep::DeadLetter => {
-                subscription::Entity::update_many()
-                    .col_expr(subscription::Column::FailingSince, Expr::value(record.time))
-                    .filter(subscription::Column::Id.eq(subscription_id))
-                    .filter(subscription::Column::FailingSince.is_null())
+                count_failures(subscription_id, change, true)
                     .exec(txn)
                     .await?;
                 failing.push(subscription_id.to_owned());
@@ -178,7 +184,7 @@ async fn update_health<C: ConnectionTrait>(
         }
     }
     if !healthy.is_empty() {
-        mark_healthy(healthy.iter().map(String::as_str))
+        mark_healthy(healthy.iter().map(String::as_str), latest_answer(results))
             .exec(txn)
             .await?;
     }
@@ -248,16 +254,70 @@ fn mark_succeeded(
         .filter(delivery::Column::Id.is_in(ids))
 }
 
-/// Ends the failing streak of subscriptions that just succeeded (a no-op
-/// for the healthy ones, which are most).
+/// When the group's latest success was answered: every success in a
+/// group finished within moments of it, so it stands for each of them.
+fn latest_answer(results: &[(AttemptRecord, NextStep)]) -> i64 {
+    results
+        .iter()
+        .filter(|(_, next)| *next == NextStep::Succeeded)
+        .map(|(r, _)| r.time + r.duration.as_micros() as i64)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Ends the failing streak of subscriptions that just succeeded, and
+/// notes when (`answered`). A no-op for the healthy ones whose last
+/// success was noted less than a second before: under load most results
+/// write no subscription row, at the price of `last_success_time` being
+/// accurate to a second.
 fn mark_healthy<'a>(
     ids: impl Iterator<Item = &'a str>,
+    answered: i64,
 ) -> sea_orm::UpdateMany<subscription::Entity> {
     subscription::Entity::update_many()
         .col_expr(
             subscription::Column::FailingSince,
             Expr::value(Option::<i64>::None),
         )
+        .col_expr(subscription::Column::ConsecutiveFailures, Expr::value(0))
+        .col_expr(subscription::Column::LastSuccessTime, Expr::value(answered))
         .filter(subscription::Column::Id.is_in(ids.map(str::to_owned)))
-        .filter(subscription::Column::FailingSince.is_not_null())
+        .filter(
+            Condition::any()
+                .add(subscription::Column::FailingSince.is_not_null())
+                .add(subscription::Column::ConsecutiveFailures.ne(0))
+                .add(subscription::Column::LastSuccessTime.is_null())
+                .add(subscription::Column::LastSuccessTime.lt(answered - 1_000_000)),
+        )
+}
+
+/// Counts a subscription's failures since its latest success (in this
+/// group, or before it) and, if it is `failing` (not being disabled),
+/// starts its failing streak unless one is running.
+fn count_failures(
+    subscription_id: &str,
+    change: &HealthChange,
+    failing: bool,
+) -> sea_orm::UpdateMany<subscription::Entity> {
+    use subscription::Column;
+    let failures = i32::try_from(change.failures_after).unwrap_or(i32::MAX);
+    let mut update = subscription::Entity::update_many();
+    update = match change.last_success {
+        // A success earlier in the group ended the previous streak.
+        Some(answered) => update
+            .col_expr(Column::LastSuccessTime, Expr::value(answered))
+            .col_expr(Column::ConsecutiveFailures, Expr::value(failures)),
+        None => update.col_expr(
+            Column::ConsecutiveFailures,
+            Expr::col(Column::ConsecutiveFailures).add(failures),
+        ),
+    };
+    if failing && let Some(first) = change.first_failure {
+        let since = match change.last_success {
+            Some(_) => Expr::value(first),
+            None => Expr::col(Column::FailingSince).if_null(first),
+        };
+        update = update.col_expr(Column::FailingSince, since);
+    }
+    update.filter(Column::Id.eq(subscription_id))
 }

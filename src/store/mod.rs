@@ -24,6 +24,7 @@ pub mod queue;
 pub mod routing_stamp;
 pub mod scope;
 pub mod scopes;
+pub mod stats;
 pub mod subscription;
 pub mod subscriptions;
 pub mod targets;

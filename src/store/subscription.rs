@@ -36,6 +36,10 @@ pub struct Model {
     pub previous_secret_expire_time: Option<i64>,
     /// Start of the current run of failed attempts; `None` while healthy.
     pub failing_since: Option<i64>,
+    /// When an attempt last succeeded, to within a second; `None`: never.
+    pub last_success_time: Option<i64>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: i32,
     pub create_time: i64,
     pub update_time: i64,
 }

@@ -12,6 +12,7 @@ pub mod process;
 pub mod publishing;
 pub mod receiver;
 pub mod script_receiver;
+pub mod stats;
 pub mod subscribing;
 pub mod tools;
 

@@ -5,7 +5,7 @@
 use crate::domain::{
     Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
     HexAlgorithm, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy, Scope,
-    SignatureProfile, TargetPolicy, parse_pattern_list,
+    SignatureProfile, SubscriptionHealth, TargetPolicy, parse_pattern_list,
 };
 use crate::grpc::convert::{self, duration_from_pb, duration_to_pb, timestamp};
 use crate::grpc::profile::{profile_from_pb, profile_to_pb};
@@ -307,7 +307,18 @@ pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
         metadata: spec.metadata,
         create_time: Some(timestamp(subscription.create_time)),
         update_time: Some(timestamp(subscription.update_time)),
+        health: subscription.health.map(health_to_pb),
         profile: (!spec.profile.is_default()).then(|| profile_to_pb(spec.profile)),
         unsigned: spec.unsigned,
+    }
+}
+
+fn health_to_pb(health: SubscriptionHealth) -> pb::SubscriptionHealth {
+    pb::SubscriptionHealth {
+        success_ratio_24h: health.success_ratio_24h(),
+        last_success_time: health.last_success_time.map(timestamp),
+        failing_since: health.failing_since.map(timestamp),
+        consecutive_failures: health.consecutive_failures,
+        attempts_24h: health.attempts_24h,
     }
 }

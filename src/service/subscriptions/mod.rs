@@ -4,6 +4,7 @@
 //! queries and the stored form in `store::subscriptions`.
 
 mod checks;
+mod health;
 pub mod preview;
 pub mod profile;
 mod secrets;
@@ -13,7 +14,8 @@ pub use secrets::{rotate_secret, signing_secrets};
 use super::{Caller, ServiceError, require_id_shape};
 use crate::domain::{
     Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind, ProfileSpec,
-    RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile, WebhookSecret,
+    RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile,
+    SubscriptionHealth, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
 use crate::store::{Connection, DbError, TransactionSession, Transactional, subscription};
@@ -41,6 +43,8 @@ pub struct Subscription {
     pub disabled_reason: Option<String>,
     pub create_time: i64,
     pub update_time: i64,
+    /// How deliveries have gone; `None` where it was not read.
+    pub health: Option<SubscriptionHealth>,
 }
 
 /// The fields an update mask named, each already validated. `scope` is
@@ -116,7 +120,10 @@ pub async fn create<C: Connection + Transactional>(
         .await
         .map_err(|err| name_conflict(err, &spec))?;
     txn.commit().await?;
-    Ok((to_subscription(model)?, generated))
+    let mut created = to_subscription(model)?;
+    // Nothing was sent to it yet.
+    created.health = Some(SubscriptionHealth::default());
+    Ok((created, generated))
 }
 
 pub async fn get<C: Connection>(
@@ -125,7 +132,8 @@ pub async fn get<C: Connection>(
     id: &str,
 ) -> Result<Subscription, ServiceError> {
     caller.require_read()?;
-    to_subscription(find_visible(db, caller, id).await?)
+    let row = find_visible(db, caller, id).await?;
+    health::one_with_health(db, &caller.tenant_id, row).await
 }
 
 pub async fn list<C: Connection>(
@@ -141,11 +149,8 @@ pub async fn list<C: Connection>(
         scope: scope.as_ref().map(Scope::as_str),
         enabled: filter.enabled,
     };
-    rows::list_page(db, &caller.tenant_id, filter, after_id, limit)
-        .await?
-        .into_iter()
-        .map(to_subscription)
-        .collect()
+    let rows = rows::list_page(db, &caller.tenant_id, filter, after_id, limit).await?;
+    health::with_health(db, &caller.tenant_id, rows).await
 }
 
 pub async fn update<C: Connection + Transactional>(
@@ -186,7 +191,7 @@ pub async fn update<C: Connection + Transactional>(
         .await
         .map_err(|err| name_conflict(err, &spec))?;
     txn.commit().await?;
-    to_subscription(model)
+    health::one_with_health(db, &caller.tenant_id, model).await
 }
 
 fn apply_simple_fields(spec: &mut SubscriptionSpec, patch: SubscriptionPatch) {
@@ -260,5 +265,6 @@ pub fn to_subscription(model: subscription::Model) -> Result<Subscription, Servi
         disabled_reason: model.disabled_reason,
         create_time: model.create_time,
         update_time: model.update_time,
+        health: None,
     })
 }

@@ -176,3 +176,39 @@ class WatchDeliveriesResponse(_message.Message):
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     delivery: Delivery
     def __init__(self, delivery: _Optional[_Union[Delivery, _Mapping]] = ...) -> None: ...
+
+class GetDeliveryStatsRequest(_message.Message):
+    __slots__ = ("subscription_id", "window", "bucket")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    window: _duration_pb2.Duration
+    bucket: _duration_pb2.Duration
+    def __init__(self, subscription_id: _Optional[str] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., bucket: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class DeliveryStatsBucket(_message.Message):
+    __slots__ = ("start_time", "attempts", "succeeded", "failed", "latency_p50", "latency_p90", "latency_p99")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P90_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    attempts: int
+    succeeded: int
+    failed: int
+    latency_p50: _duration_pb2.Duration
+    latency_p90: _duration_pb2.Duration
+    latency_p99: _duration_pb2.Duration
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., latency_p50: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_p90: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class GetDeliveryStatsResponse(_message.Message):
+    __slots__ = ("buckets", "total")
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[DeliveryStatsBucket]
+    total: DeliveryStatsBucket
+    def __init__(self, buckets: _Optional[_Iterable[_Union[DeliveryStatsBucket, _Mapping]]] = ..., total: _Optional[_Union[DeliveryStatsBucket, _Mapping]] = ...) -> None: ...

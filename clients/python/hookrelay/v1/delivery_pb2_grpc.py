@@ -68,6 +68,11 @@ class DeliveryServiceStub:
                 request_serializer=hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesRequest.SerializeToString,
                 response_deserializer=hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.GetDeliveryStats = channel.unary_unary(
+                '/hookrelay.v1.DeliveryService/GetDeliveryStats',
+                request_serializer=hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.SerializeToString,
+                response_deserializer=hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.FromString,
+                _registered_method=True)
 
 
 class DeliveryServiceServicer:
@@ -122,6 +127,16 @@ class DeliveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDeliveryStats(self, request, context):
+        """Returns how delivery attempts went over a recent window, in time buckets:
+        how many, how many succeeded, and latency percentiles. Counted by the
+        database from the attempt records. Requires read; a scoped key sees only
+        its scope's subscriptions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +169,11 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     servicer.WatchDeliveries,
                     request_deserializer=hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesRequest.FromString,
                     response_serializer=hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesResponse.SerializeToString,
+            ),
+            'GetDeliveryStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeliveryStats,
+                    request_deserializer=hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.FromString,
+                    response_serializer=hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -322,6 +342,33 @@ class DeliveryService:
             '/hookrelay.v1.DeliveryService/WatchDeliveries',
             hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesRequest.SerializeToString,
             hookrelay_dot_v1_dot_delivery__pb2.WatchDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeliveryStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookrelay.v1.DeliveryService/GetDeliveryStats',
+            hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsRequest.SerializeToString,
+            hookrelay_dot_v1_dot_delivery__pb2.GetDeliveryStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -83,7 +83,7 @@ SIGNATURE_ALGORITHM_HMAC_SHA256_HEX: SignatureAlgorithm
 SIGNATURE_ALGORITHM_HMAC_SHA512_HEX: SignatureAlgorithm
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time", "profile", "unsigned")
+    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time", "profile", "unsigned", "health")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,7 @@ class Subscription(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     UNSIGNED_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -136,7 +137,22 @@ class Subscription(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     profile: DeliveryProfile
     unsigned: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile: _Optional[_Union[DeliveryProfile, _Mapping]] = ..., unsigned: _Optional[bool] = ...) -> None: ...
+    health: SubscriptionHealth
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile: _Optional[_Union[DeliveryProfile, _Mapping]] = ..., unsigned: _Optional[bool] = ..., health: _Optional[_Union[SubscriptionHealth, _Mapping]] = ...) -> None: ...
+
+class SubscriptionHealth(_message.Message):
+    __slots__ = ("last_success_time", "failing_since", "consecutive_failures", "success_ratio_24h", "attempts_24h")
+    LAST_SUCCESS_TIME_FIELD_NUMBER: _ClassVar[int]
+    FAILING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATIO_24H_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_24H_FIELD_NUMBER: _ClassVar[int]
+    last_success_time: _timestamp_pb2.Timestamp
+    failing_since: _timestamp_pb2.Timestamp
+    consecutive_failures: int
+    success_ratio_24h: float
+    attempts_24h: int
+    def __init__(self, last_success_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failing_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consecutive_failures: _Optional[int] = ..., success_ratio_24h: _Optional[float] = ..., attempts_24h: _Optional[int] = ...) -> None: ...
 
 class DeliveryProfile(_message.Message):
     __slots__ = ("preset", "body", "body_fields", "id_header", "timestamp_header", "timestamp_unit", "header_templates", "signatures")

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/v1/delivery.proto.
  */
 export const file_hookrelay_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("Chtob29rcmVsYXkvdjEvZGVsaXZlcnkucHJvdG8SDGhvb2tyZWxheS52MSLcAgoIRGVsaXZlcnkSCgoCaWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSFwoPc3Vic2NyaXB0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLAoGc3RhdHVzGAUgASgOMhwuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5U3RhdHVzEhAKCGF0dGVtcHRzGAYgASgNEjUKEW5leHRfYXR0ZW1wdF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBsYXN0X3N0YXR1c19jb2RlGAggASgNEhIKCmxhc3RfZXJyb3IYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLvAgoPRGVsaXZlcnlBdHRlbXB0EgoKAmlkGAEgASgJEhMKC2RlbGl2ZXJ5X2lkGAIgASgJEhYKDmF0dGVtcHRfbnVtYmVyGAMgASgNEkoKD3JlcXVlc3RfaGVhZGVycxgEIAMoCzIxLmhvb2tyZWxheS52MS5EZWxpdmVyeUF0dGVtcHQuUmVxdWVzdEhlYWRlcnNFbnRyeRIcChRyZXNwb25zZV9zdGF0dXNfY29kZRgFIAEoDRIVCg1yZXNwb25zZV9ib2R5GAYgASgJEg0KBWVycm9yGAcgASgJEisKCGR1cmF0aW9uGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBo1ChNSZXF1ZXN0SGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilwEKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIXCg9zdWJzY3JpcHRpb25faWQYAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSLAoGc3RhdHVzGAUgASgOMhwuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5U3RhdHVzIl0KFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USKgoKZGVsaXZlcmllcxgBIAMoCzIWLmhvb2tyZWxheS52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoSR2V0RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIj8KE0dldERlbGl2ZXJ5UmVzcG9uc2USKAoIZGVsaXZlcnkYASABKAsyFi5ob29rcmVsYXkudjEuRGVsaXZlcnkiWQobTGlzdERlbGl2ZXJ5QXR0ZW1wdHNSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImgKHExpc3REZWxpdmVyeUF0dGVtcHRzUmVzcG9uc2USLwoIYXR0ZW1wdHMYASADKAsyHS5ob29rcmVsYXkudjEuRGVsaXZlcnlBdHRlbXB0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChRSZXRyeURlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSJBChVSZXRyeURlbGl2ZXJ5UmVzcG9uc2USKAoIZGVsaXZlcnkYASABKAsyFi5ob29rcmVsYXkudjEuRGVsaXZlcnkioQEKE1JlcGxheUV2ZW50c1JlcXVlc3QSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtvbmx5X2ZhaWxlZBgEIAEoCCIuChRSZXBsYXlFdmVudHNSZXNwb25zZRIWCg5kZWxpdmVyeV9jb3VudBgBIAEoDSJDChZXYXRjaERlbGl2ZXJpZXNSZXF1ZXN0EhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCSJDChdXYXRjaERlbGl2ZXJpZXNSZXNwb25zZRIoCghkZWxpdmVyeRgBIAEoCzIWLmhvb2tyZWxheS52MS5EZWxpdmVyeSrHAQoORGVsaXZlcnlTdGF0dXMSHwobREVMSVZFUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXREVMSVZFUllfU1RBVFVTX1BFTkRJTkcQARIdChlERUxJVkVSWV9TVEFUVVNfSU5fRkxJR0hUEAISHQoZREVMSVZFUllfU1RBVFVTX1NVQ0NFRURFRBADEhoKFkRFTElWRVJZX1NUQVRVU19GQUlMRUQQBBIdChlERUxJVkVSWV9TVEFUVVNfQ0FOQ0VMTEVEEAUyxAQKD0RlbGl2ZXJ5U2VydmljZRJbCg5MaXN0RGVsaXZlcmllcxIjLmhvb2tyZWxheS52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaJC5ob29rcmVsYXkudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZRJSCgtHZXREZWxpdmVyeRIgLmhvb2tyZWxheS52MS5HZXREZWxpdmVyeVJlcXVlc3QaIS5ob29rcmVsYXkudjEuR2V0RGVsaXZlcnlSZXNwb25zZRJtChRMaXN0RGVsaXZlcnlBdHRlbXB0cxIpLmhvb2tyZWxheS52MS5MaXN0RGVsaXZlcnlBdHRlbXB0c1JlcXVlc3QaKi5ob29rcmVsYXkudjEuTGlzdERlbGl2ZXJ5QXR0ZW1wdHNSZXNwb25zZRJYCg1SZXRyeURlbGl2ZXJ5EiIuaG9va3JlbGF5LnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0GiMuaG9va3JlbGF5LnYxLlJldHJ5RGVsaXZlcnlSZXNwb25zZRJVCgxSZXBsYXlFdmVudHMSIS5ob29rcmVsYXkudjEuUmVwbGF5RXZlbnRzUmVxdWVzdBoiLmhvb2tyZWxheS52MS5SZXBsYXlFdmVudHNSZXNwb25zZRJgCg9XYXRjaERlbGl2ZXJpZXMSJC5ob29rcmVsYXkudjEuV2F0Y2hEZWxpdmVyaWVzUmVxdWVzdBolLmhvb2tyZWxheS52MS5XYXRjaERlbGl2ZXJpZXNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chtob29rcmVsYXkvdjEvZGVsaXZlcnkucHJvdG8SDGhvb2tyZWxheS52MSLcAgoIRGVsaXZlcnkSCgoCaWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSFwoPc3Vic2NyaXB0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLAoGc3RhdHVzGAUgASgOMhwuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5U3RhdHVzEhAKCGF0dGVtcHRzGAYgASgNEjUKEW5leHRfYXR0ZW1wdF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBsYXN0X3N0YXR1c19jb2RlGAggASgNEhIKCmxhc3RfZXJyb3IYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLvAgoPRGVsaXZlcnlBdHRlbXB0EgoKAmlkGAEgASgJEhMKC2RlbGl2ZXJ5X2lkGAIgASgJEhYKDmF0dGVtcHRfbnVtYmVyGAMgASgNEkoKD3JlcXVlc3RfaGVhZGVycxgEIAMoCzIxLmhvb2tyZWxheS52MS5EZWxpdmVyeUF0dGVtcHQuUmVxdWVzdEhlYWRlcnNFbnRyeRIcChRyZXNwb25zZV9zdGF0dXNfY29kZRgFIAEoDRIVCg1yZXNwb25zZV9ib2R5GAYgASgJEg0KBWVycm9yGAcgASgJEisKCGR1cmF0aW9uGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBo1ChNSZXF1ZXN0SGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilwEKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIXCg9zdWJzY3JpcHRpb25faWQYAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSLAoGc3RhdHVzGAUgASgOMhwuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5U3RhdHVzIl0KFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USKgoKZGVsaXZlcmllcxgBIAMoCzIWLmhvb2tyZWxheS52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoSR2V0RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIj8KE0dldERlbGl2ZXJ5UmVzcG9uc2USKAoIZGVsaXZlcnkYASABKAsyFi5ob29rcmVsYXkudjEuRGVsaXZlcnkiWQobTGlzdERlbGl2ZXJ5QXR0ZW1wdHNSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImgKHExpc3REZWxpdmVyeUF0dGVtcHRzUmVzcG9uc2USLwoIYXR0ZW1wdHMYASADKAsyHS5ob29rcmVsYXkudjEuRGVsaXZlcnlBdHRlbXB0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChRSZXRyeURlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSJBChVSZXRyeURlbGl2ZXJ5UmVzcG9uc2USKAoIZGVsaXZlcnkYASABKAsyFi5ob29rcmVsYXkudjEuRGVsaXZlcnkioQEKE1JlcGxheUV2ZW50c1JlcXVlc3QSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtvbmx5X2ZhaWxlZBgEIAEoCCIuChRSZXBsYXlFdmVudHNSZXNwb25zZRIWCg5kZWxpdmVyeV9jb3VudBgBIAEoDSJDChZXYXRjaERlbGl2ZXJpZXNSZXF1ZXN0EhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCSJDChdXYXRjaERlbGl2ZXJpZXNSZXNwb25zZRIoCghkZWxpdmVyeRgBIAEoCzIWLmhvb2tyZWxheS52MS5EZWxpdmVyeSKIAQoXR2V0RGVsaXZlcnlTdGF0c1JlcXVlc3QSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEikKBndpbmRvdxgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZidWNrZXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iigIKE0RlbGl2ZXJ5U3RhdHNCdWNrZXQSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIYXR0ZW1wdHMYAiABKAQSEQoJc3VjY2VlZGVkGAMgASgEEg4KBmZhaWxlZBgEIAEoBBIuCgtsYXRlbmN5X3A1MBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgtsYXRlbmN5X3A5MBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgtsYXRlbmN5X3A5ORgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKAAQoYR2V0RGVsaXZlcnlTdGF0c1Jlc3BvbnNlEjIKB2J1Y2tldHMYASADKAsyIS5ob29rcmVsYXkudjEuRGVsaXZlcnlTdGF0c0J1Y2tldBIwCgV0b3RhbBgCIAEoCzIhLmhvb2tyZWxheS52MS5EZWxpdmVyeVN0YXRzQnVja2V0KscBCg5EZWxpdmVyeVN0YXR1cxIfChtERUxJVkVSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdERUxJVkVSWV9TVEFUVVNfUEVORElORxABEh0KGURFTElWRVJZX1NUQVRVU19JTl9GTElHSFQQAhIdChlERUxJVkVSWV9TVEFUVVNfU1VDQ0VFREVEEAMSGgoWREVMSVZFUllfU1RBVFVTX0ZBSUxFRBAEEh0KGURFTElWRVJZX1NUQVRVU19DQU5DRUxMRUQQBTKnBQoPRGVsaXZlcnlTZXJ2aWNlElsKDkxpc3REZWxpdmVyaWVzEiMuaG9va3JlbGF5LnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBokLmhvb2tyZWxheS52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlElIKC0dldERlbGl2ZXJ5EiAuaG9va3JlbGF5LnYxLkdldERlbGl2ZXJ5UmVxdWVzdBohLmhvb2tyZWxheS52MS5HZXREZWxpdmVyeVJlc3BvbnNlEm0KFExpc3REZWxpdmVyeUF0dGVtcHRzEikuaG9va3JlbGF5LnYxLkxpc3REZWxpdmVyeUF0dGVtcHRzUmVxdWVzdBoqLmhvb2tyZWxheS52MS5MaXN0RGVsaXZlcnlBdHRlbXB0c1Jlc3BvbnNlElgKDVJldHJ5RGVsaXZlcnkSIi5ob29rcmVsYXkudjEuUmV0cnlEZWxpdmVyeVJlcXVlc3QaIy5ob29rcmVsYXkudjEuUmV0cnlEZWxpdmVyeVJlc3BvbnNlElUKDFJlcGxheUV2ZW50cxIhLmhvb2tyZWxheS52MS5SZXBsYXlFdmVudHNSZXF1ZXN0GiIuaG9va3JlbGF5LnYxLlJlcGxheUV2ZW50c1Jlc3BvbnNlEmAKD1dhdGNoRGVsaXZlcmllcxIkLmhvb2tyZWxheS52MS5XYXRjaERlbGl2ZXJpZXNSZXF1ZXN0GiUuaG9va3JlbGF5LnYxLldhdGNoRGVsaXZlcmllc1Jlc3BvbnNlMAESYQoQR2V0RGVsaXZlcnlTdGF0cxIlLmhvb2tyZWxheS52MS5HZXREZWxpdmVyeVN0YXRzUmVxdWVzdBomLmhvb2tyZWxheS52MS5HZXREZWxpdmVyeVN0YXRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * The delivery of one event to one subscription, covering all of its attempts.
@@ -519,6 +519,144 @@ export const WatchDeliveriesResponseSchema: GenMessage<WatchDeliveriesResponse> 
   messageDesc(file_hookrelay_v1_delivery, 13);
 
 /**
+ * Request for DeliveryService.GetDeliveryStats.
+ *
+ * @generated from message hookrelay.v1.GetDeliveryStatsRequest
+ */
+export type GetDeliveryStatsRequest = Message<"hookrelay.v1.GetDeliveryStatsRequest"> & {
+  /**
+   * Only this subscription's attempts; empty: every subscription the caller
+   * may read. An unknown subscription (or one outside a scoped key's scope)
+   * is NOT_FOUND.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+
+  /**
+   * How far back from now; default 1 hour, at least 1 second, at most 7 days.
+   *
+   * @generated from field: google.protobuf.Duration window = 2;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * Bucket width; default `window` / 60 rounded up to a whole second, at
+   * least 1 second, at most `window`, and at most 1,000 buckets in the window.
+   * Buckets start at multiples of the width since the Unix epoch, so repeated
+   * calls see the same buckets; the last one holds now and is still filling.
+   * The window is rounded to whole buckets: ceil(window / bucket) of them.
+   *
+   * @generated from field: google.protobuf.Duration bucket = 3;
+   */
+  bucket?: Duration | undefined;
+};
+
+/**
+ * Describes the message hookrelay.v1.GetDeliveryStatsRequest.
+ * Use `create(GetDeliveryStatsRequestSchema)` to create a new message.
+ */
+export const GetDeliveryStatsRequestSchema: GenMessage<GetDeliveryStatsRequest> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_delivery, 14);
+
+/**
+ * What happened to delivery attempts in one time bucket (or a whole window).
+ * Latencies are the attempts' durations (request sent to response read, or
+ * to the error), failures included. A percentile is read from a histogram
+ * with bins 1, 1.5, 2, 3, 5 and 7 per decade from 0.1 ms to 100 s: it is the
+ * largest latency in the bin that holds the percentile (nearest rank), so
+ * never below the true percentile and less than 5/3 of it above 0.1 ms.
+ * Unset when the bucket has no attempts.
+ *
+ * @generated from message hookrelay.v1.DeliveryStatsBucket
+ */
+export type DeliveryStatsBucket = Message<"hookrelay.v1.DeliveryStatsBucket"> & {
+  /**
+   * Output only. Start of the bucket; it ends where the next one starts.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Output only. Attempts made (started) in the bucket.
+   *
+   * @generated from field: uint64 attempts = 2;
+   */
+  attempts: bigint;
+
+  /**
+   * Output only. Attempts answered with a 2xx status.
+   *
+   * @generated from field: uint64 succeeded = 3;
+   */
+  succeeded: bigint;
+
+  /**
+   * Output only. All other attempts: non-2xx answers, network errors, timeouts.
+   *
+   * @generated from field: uint64 failed = 4;
+   */
+  failed: bigint;
+
+  /**
+   * Output only. Median attempt latency.
+   *
+   * @generated from field: google.protobuf.Duration latency_p50 = 5;
+   */
+  latencyP50?: Duration | undefined;
+
+  /**
+   * Output only. 90th percentile attempt latency.
+   *
+   * @generated from field: google.protobuf.Duration latency_p90 = 6;
+   */
+  latencyP90?: Duration | undefined;
+
+  /**
+   * Output only. 99th percentile attempt latency.
+   *
+   * @generated from field: google.protobuf.Duration latency_p99 = 7;
+   */
+  latencyP99?: Duration | undefined;
+};
+
+/**
+ * Describes the message hookrelay.v1.DeliveryStatsBucket.
+ * Use `create(DeliveryStatsBucketSchema)` to create a new message.
+ */
+export const DeliveryStatsBucketSchema: GenMessage<DeliveryStatsBucket> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_delivery, 15);
+
+/**
+ * Response for DeliveryService.GetDeliveryStats.
+ *
+ * @generated from message hookrelay.v1.GetDeliveryStatsResponse
+ */
+export type GetDeliveryStatsResponse = Message<"hookrelay.v1.GetDeliveryStatsResponse"> & {
+  /**
+   * Every bucket of the window, oldest first, with zeros where nothing happened.
+   *
+   * @generated from field: repeated hookrelay.v1.DeliveryStatsBucket buckets = 1;
+   */
+  buckets: DeliveryStatsBucket[];
+
+  /**
+   * The whole window (`start_time` is the first bucket's start).
+   *
+   * @generated from field: hookrelay.v1.DeliveryStatsBucket total = 2;
+   */
+  total?: DeliveryStatsBucket | undefined;
+};
+
+/**
+ * Describes the message hookrelay.v1.GetDeliveryStatsResponse.
+ * Use `create(GetDeliveryStatsResponseSchema)` to create a new message.
+ */
+export const GetDeliveryStatsResponseSchema: GenMessage<GetDeliveryStatsResponse> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_delivery, 16);
+
+/**
  * Lifecycle state of a delivery.
  *
  * @generated from enum hookrelay.v1.DeliveryStatus
@@ -644,6 +782,19 @@ export const DeliveryService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchDeliveriesRequestSchema;
     output: typeof WatchDeliveriesResponseSchema;
+  },
+  /**
+   * Returns how delivery attempts went over a recent window, in time buckets:
+   * how many, how many succeeded, and latency percentiles. Counted by the
+   * database from the attempt records. Requires read; a scoped key sees only
+   * its scope's subscriptions.
+   *
+   * @generated from rpc hookrelay.v1.DeliveryService.GetDeliveryStats
+   */
+  getDeliveryStats: {
+    methodKind: "unary";
+    input: typeof GetDeliveryStatsRequestSchema;
+    output: typeof GetDeliveryStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookrelay_v1_delivery, 0);

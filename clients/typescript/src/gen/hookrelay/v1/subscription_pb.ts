@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/v1/subscription.proto.
  */
 export const file_hookrelay_v1_subscription: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ob29rcmVsYXkvdjEvc3Vic2NyaXB0aW9uLnByb3RvEgxob29rcmVsYXkudjEi2QUKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3VybBgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRINCgVzY29wZRgGIAEoCRIUCgdlbmFibGVkGAcgASgISACIAQESFwoPZGlzYWJsZWRfcmVhc29uGAggASgJEjgKB2hlYWRlcnMYCSADKAsyJy5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLkhlYWRlcnNFbnRyeRIvCgxyZXRyeV9wb2xpY3kYCiABKAsyGS5ob29rcmVsYXkudjEuUmV0cnlQb2xpY3kSMQoJc2lnbmF0dXJlGAsgASgLMh4uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVByb2ZpbGUSKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyYXRlX2xpbWl0GA0gASgNEg8KB29yZGVyZWQYDiABKAgSOgoIbWV0YWRhdGEYDyADKAsyKC5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdwcm9maWxlGBIgASgLMh0uaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZRIQCgh1bnNpZ25lZBgTIAEoCBouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoIX2VuYWJsZWQivwMKD0RlbGl2ZXJ5UHJvZmlsZRIOCgZwcmVzZXQYASABKAkSJgoEYm9keRgCIAEoDjIYLmhvb2tyZWxheS52MS5Cb2R5Rm9ybWF0EiwKC2JvZHlfZmllbGRzGAMgAygLMhcuaG9va3JlbGF5LnYxLkJvZHlGaWVsZBIWCglpZF9oZWFkZXIYBCABKAlIAIgBARIdChB0aW1lc3RhbXBfaGVhZGVyGAUgASgJSAGIAQESMwoOdGltZXN0YW1wX3VuaXQYBiABKA4yGy5ob29rcmVsYXkudjEuVGltZXN0YW1wVW5pdBJMChBoZWFkZXJfdGVtcGxhdGVzGAcgAygLMjIuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZS5IZWFkZXJUZW1wbGF0ZXNFbnRyeRIxCgpzaWduYXR1cmVzGAggAygLMh0uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVJlY2lwZRo2ChRIZWFkZXJUZW1wbGF0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgwKCl9pZF9oZWFkZXJCEwoRX3RpbWVzdGFtcF9oZWFkZXIiKQoJQm9keUZpZWxkEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJIowCCg9TaWduYXR1cmVSZWNpcGUSDgoGaGVhZGVyGAEgASgJEi0KCWFsZ29yaXRobRgCIAEoDjIaLmhvb2tyZWxheS52MS5NYWNBbGdvcml0aG0SMQoIZW5jb2RpbmcYAyABKA4yHy5ob29rcmVsYXkudjEuU2lnbmF0dXJlRW5jb2RpbmcSJQoDa2V5GAQgASgOMhguaG9va3JlbGF5LnYxLlNpZ25pbmdLZXkSFgoOc2lnbmVkX2NvbnRlbnQYBSABKAkSDAoEZWFjaBgGIAEoCRIRCglzZXBhcmF0b3IYByABKAkSDQoFdmFsdWUYCCABKAkSGAoQYWxnb3JpdGhtX2hlYWRlchgJIAEoCSLLAQoLUmV0cnlQb2xpY3kSFAoMbWF4X2F0dGVtcHRzGAEgASgNEjAKDWluaXRpYWxfZGVsYXkYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJbWF4X2RlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKB2JhY2tvZmYYBCABKA4yFS5ob29rcmVsYXkudjEuQmFja29mZhITCgZqaXR0ZXIYBSABKAhIAIgBAUIJCgdfaml0dGVyIoEBChBTaWduYXR1cmVQcm9maWxlEg4KBmhlYWRlchgBIAEoCRIzCglhbGdvcml0aG0YAiABKA4yIC5ob29rcmVsYXkudjEuU2lnbmF0dXJlQWxnb3JpdGhtEg4KBnByZWZpeBgDIAEoCRIYChBhbGdvcml0aG1faGVhZGVyGAQgASgJIl0KGUNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiXgoaQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiJAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJLChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uInIKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVzY29wZRgDIAEoCRIUCgdlbmFibGVkGAQgASgISACIAQFCCgoIX2VuYWJsZWQiZwoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIxCg1zdWJzY3JpcHRpb25zGAEgAygLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifgoZVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJOChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uIicKGURlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2UiaQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZzZWNyZXQYAiABKAkSKgoHb3ZlcmxhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2ChRTZW5kVGVzdEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgphdHRyaWJ1dGVzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJHChVTZW5kVGVzdEV2ZW50UmVzcG9uc2USLgoHYXR0ZW1wdBgBIAEoCzIdLmhvb2tyZWxheS52MS5EZWxpdmVyeUF0dGVtcHQijwEKFlByZXZpZXdEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkSMAoMc3Vic2NyaXB0aW9uGAIgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIiCgVldmVudBgDIAEoCzITLmhvb2tyZWxheS52MS5FdmVudBITCgt0ZXN0X3NlY3JldBgEIAEoCSJvChdQcmV2aWV3RGVsaXZlcnlSZXNwb25zZRIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJEikKB2hlYWRlcnMYAyADKAsyGC5ob29rcmVsYXkudjEuSHR0cEhlYWRlchIMCgRib2R5GAQgASgMIikKCkh0dHBIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSpxCgpCb2R5Rm9ybWF0EhsKF0JPRFlfRk9STUFUX1VOU1BFQ0lGSUVEEAASGAoUQk9EWV9GT1JNQVRfRU5WRUxPUEUQARIUChBCT0RZX0ZPUk1BVF9EQVRBEAISFgoSQk9EWV9GT1JNQVRfRklFTERTEAMqbAoNVGltZXN0YW1wVW5pdBIeChpUSU1FU1RBTVBfVU5JVF9VTlNQRUNJRklFRBAAEhoKFlRJTUVTVEFNUF9VTklUX1NFQ09ORFMQARIfChtUSU1FU1RBTVBfVU5JVF9NSUxMSVNFQ09ORFMQAiprCgxNYWNBbGdvcml0aG0SHQoZTUFDX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEh0KGU1BQ19BTEdPUklUSE1fSE1BQ19TSEEyNTYQARIdChlNQUNfQUxHT1JJVEhNX0hNQUNfU0hBNTEyEAIqcgoRU2lnbmF0dXJlRW5jb2RpbmcSIgoeU0lHTkFUVVJFX0VOQ09ESU5HX1VOU1BFQ0lGSUVEEAASGgoWU0lHTkFUVVJFX0VOQ09ESU5HX0hFWBABEh0KGVNJR05BVFVSRV9FTkNPRElOR19CQVNFNjQQAiphCgpTaWduaW5nS2V5EhsKF1NJR05JTkdfS0VZX1VOU1BFQ0lGSUVEEAASEwoPU0lHTklOR19LRVlfUkFXEAESIQodU0lHTklOR19LRVlfU1RBTkRBUkRfV0VCSE9PS1MQAipiCgdCYWNrb2ZmEhcKE0JBQ0tPRkZfVU5TUEVDSUZJRUQQABIXChNCQUNLT0ZGX0VYUE9ORU5USUFMEAESEgoOQkFDS09GRl9MSU5FQVIQAhIRCg1CQUNLT0ZGX0ZJWEVEEAMqiwEKElNpZ25hdHVyZUFsZ29yaXRobRIjCh9TSUdOQVRVUkVfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASJwojU0lHTkFUVVJFX0FMR09SSVRITV9ITUFDX1NIQTI1Nl9IRVgQARInCiNTSUdOQVRVUkVfQUxHT1JJVEhNX0hNQUNfU0hBNTEyX0hFWBACMssGChNTdWJzY3JpcHRpb25TZXJ2aWNlEmcKEkNyZWF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEl4KD0dldFN1YnNjcmlwdGlvbhIkLmhvb2tyZWxheS52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiUuaG9va3JlbGF5LnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlEmQKEUxpc3RTdWJzY3JpcHRpb25zEiYuaG9va3JlbGF5LnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBonLmhvb2tyZWxheS52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEmcKElVwZGF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmcKEkRlbGV0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEnkKGFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldBItLmhvb2tyZWxheS52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0Gi4uaG9va3JlbGF5LnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlElgKDVNlbmRUZXN0RXZlbnQSIi5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIy5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlc3BvbnNlEl4KD1ByZXZpZXdEZWxpdmVyeRIkLmhvb2tyZWxheS52MS5QcmV2aWV3RGVsaXZlcnlSZXF1ZXN0GiUuaG9va3JlbGF5LnYxLlByZXZpZXdEZWxpdmVyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookrelay_v1_delivery, file_hookrelay_v1_event]);
+  fileDesc("Ch9ob29rcmVsYXkvdjEvc3Vic2NyaXB0aW9uLnByb3RvEgxob29rcmVsYXkudjEiiwYKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3VybBgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRINCgVzY29wZRgGIAEoCRIUCgdlbmFibGVkGAcgASgISACIAQESFwoPZGlzYWJsZWRfcmVhc29uGAggASgJEjgKB2hlYWRlcnMYCSADKAsyJy5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLkhlYWRlcnNFbnRyeRIvCgxyZXRyeV9wb2xpY3kYCiABKAsyGS5ob29rcmVsYXkudjEuUmV0cnlQb2xpY3kSMQoJc2lnbmF0dXJlGAsgASgLMh4uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVByb2ZpbGUSKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyYXRlX2xpbWl0GA0gASgNEg8KB29yZGVyZWQYDiABKAgSOgoIbWV0YWRhdGEYDyADKAsyKC5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uLk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdwcm9maWxlGBIgASgLMh0uaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZRIQCgh1bnNpZ25lZBgTIAEoCBIwCgZoZWFsdGgYFCABKAsyIC5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uSGVhbHRoGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfZW5hYmxlZCLNAQoSU3Vic2NyaXB0aW9uSGVhbHRoEjUKEWxhc3Rfc3VjY2Vzc190aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1mYWlsaW5nX3NpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIZChFzdWNjZXNzX3JhdGlvXzI0aBgEIAEoARIUCgxhdHRlbXB0c18yNGgYBSABKAQivwMKD0RlbGl2ZXJ5UHJvZmlsZRIOCgZwcmVzZXQYASABKAkSJgoEYm9keRgCIAEoDjIYLmhvb2tyZWxheS52MS5Cb2R5Rm9ybWF0EiwKC2JvZHlfZmllbGRzGAMgAygLMhcuaG9va3JlbGF5LnYxLkJvZHlGaWVsZBIWCglpZF9oZWFkZXIYBCABKAlIAIgBARIdChB0aW1lc3RhbXBfaGVhZGVyGAUgASgJSAGIAQESMwoOdGltZXN0YW1wX3VuaXQYBiABKA4yGy5ob29rcmVsYXkudjEuVGltZXN0YW1wVW5pdBJMChBoZWFkZXJfdGVtcGxhdGVzGAcgAygLMjIuaG9va3JlbGF5LnYxLkRlbGl2ZXJ5UHJvZmlsZS5IZWFkZXJUZW1wbGF0ZXNFbnRyeRIxCgpzaWduYXR1cmVzGAggAygLMh0uaG9va3JlbGF5LnYxLlNpZ25hdHVyZVJlY2lwZRo2ChRIZWFkZXJUZW1wbGF0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgwKCl9pZF9oZWFkZXJCEwoRX3RpbWVzdGFtcF9oZWFkZXIiKQoJQm9keUZpZWxkEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJIowCCg9TaWduYXR1cmVSZWNpcGUSDgoGaGVhZGVyGAEgASgJEi0KCWFsZ29yaXRobRgCIAEoDjIaLmhvb2tyZWxheS52MS5NYWNBbGdvcml0aG0SMQoIZW5jb2RpbmcYAyABKA4yHy5ob29rcmVsYXkudjEuU2lnbmF0dXJlRW5jb2RpbmcSJQoDa2V5GAQgASgOMhguaG9va3JlbGF5LnYxLlNpZ25pbmdLZXkSFgoOc2lnbmVkX2NvbnRlbnQYBSABKAkSDAoEZWFjaBgGIAEoCRIRCglzZXBhcmF0b3IYByABKAkSDQoFdmFsdWUYCCABKAkSGAoQYWxnb3JpdGhtX2hlYWRlchgJIAEoCSLLAQoLUmV0cnlQb2xpY3kSFAoMbWF4X2F0dGVtcHRzGAEgASgNEjAKDWluaXRpYWxfZGVsYXkYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJbWF4X2RlbGF5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKB2JhY2tvZmYYBCABKA4yFS5ob29rcmVsYXkudjEuQmFja29mZhITCgZqaXR0ZXIYBSABKAhIAIgBAUIJCgdfaml0dGVyIoEBChBTaWduYXR1cmVQcm9maWxlEg4KBmhlYWRlchgBIAEoCRIzCglhbGdvcml0aG0YAiABKA4yIC5ob29rcmVsYXkudjEuU2lnbmF0dXJlQWxnb3JpdGhtEg4KBnByZWZpeBgDIAEoCRIYChBhbGdvcml0aG1faGVhZGVyGAQgASgJIl0KGUNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiXgoaQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USMAoMc3Vic2NyaXB0aW9uGAEgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiJAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJLChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uInIKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRINCgVzY29wZRgDIAEoCRIUCgdlbmFibGVkGAQgASgISACIAQFCCgoIX2VuYWJsZWQiZwoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIxCg1zdWJzY3JpcHRpb25zGAEgAygLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkifgoZVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJOChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIwCgxzdWJzY3JpcHRpb24YASABKAsyGi5ob29rcmVsYXkudjEuU3Vic2NyaXB0aW9uIicKGURlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2UiaQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZzZWNyZXQYAiABKAkSKgoHb3ZlcmxhcBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkSPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2ChRTZW5kVGVzdEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgphdHRyaWJ1dGVzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJHChVTZW5kVGVzdEV2ZW50UmVzcG9uc2USLgoHYXR0ZW1wdBgBIAEoCzIdLmhvb2tyZWxheS52MS5EZWxpdmVyeUF0dGVtcHQijwEKFlByZXZpZXdEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkSMAoMc3Vic2NyaXB0aW9uGAIgASgLMhouaG9va3JlbGF5LnYxLlN1YnNjcmlwdGlvbhIiCgVldmVudBgDIAEoCzITLmhvb2tyZWxheS52MS5FdmVudBITCgt0ZXN0X3NlY3JldBgEIAEoCSJvChdQcmV2aWV3RGVsaXZlcnlSZXNwb25zZRIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJEikKB2hlYWRlcnMYAyADKAsyGC5ob29rcmVsYXkudjEuSHR0cEhlYWRlchIMCgRib2R5GAQgASgMIikKCkh0dHBIZWFkZXISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCSpxCgpCb2R5Rm9ybWF0EhsKF0JPRFlfRk9STUFUX1VOU1BFQ0lGSUVEEAASGAoUQk9EWV9GT1JNQVRfRU5WRUxPUEUQARIUChBCT0RZX0ZPUk1BVF9EQVRBEAISFgoSQk9EWV9GT1JNQVRfRklFTERTEAMqbAoNVGltZXN0YW1wVW5pdBIeChpUSU1FU1RBTVBfVU5JVF9VTlNQRUNJRklFRBAAEhoKFlRJTUVTVEFNUF9VTklUX1NFQ09ORFMQARIfChtUSU1FU1RBTVBfVU5JVF9NSUxMSVNFQ09ORFMQAiprCgxNYWNBbGdvcml0aG0SHQoZTUFDX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEh0KGU1BQ19BTEdPUklUSE1fSE1BQ19TSEEyNTYQARIdChlNQUNfQUxHT1JJVEhNX0hNQUNfU0hBNTEyEAIqcgoRU2lnbmF0dXJlRW5jb2RpbmcSIgoeU0lHTkFUVVJFX0VOQ09ESU5HX1VOU1BFQ0lGSUVEEAASGgoWU0lHTkFUVVJFX0VOQ09ESU5HX0hFWBABEh0KGVNJR05BVFVSRV9FTkNPRElOR19CQVNFNjQQAiphCgpTaWduaW5nS2V5EhsKF1NJR05JTkdfS0VZX1VOU1BFQ0lGSUVEEAASEwoPU0lHTklOR19LRVlfUkFXEAESIQodU0lHTklOR19LRVlfU1RBTkRBUkRfV0VCSE9PS1MQAipiCgdCYWNrb2ZmEhcKE0JBQ0tPRkZfVU5TUEVDSUZJRUQQABIXChNCQUNLT0ZGX0VYUE9ORU5USUFMEAESEgoOQkFDS09GRl9MSU5FQVIQAhIRCg1CQUNLT0ZGX0ZJWEVEEAMqiwEKElNpZ25hdHVyZUFsZ29yaXRobRIjCh9TSUdOQVRVUkVfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASJwojU0lHTkFUVVJFX0FMR09SSVRITV9ITUFDX1NIQTI1Nl9IRVgQARInCiNTSUdOQVRVUkVfQUxHT1JJVEhNX0hNQUNfU0hBNTEyX0hFWBACMssGChNTdWJzY3JpcHRpb25TZXJ2aWNlEmcKEkNyZWF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEl4KD0dldFN1YnNjcmlwdGlvbhIkLmhvb2tyZWxheS52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiUuaG9va3JlbGF5LnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlEmQKEUxpc3RTdWJzY3JpcHRpb25zEiYuaG9va3JlbGF5LnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBonLmhvb2tyZWxheS52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEmcKElVwZGF0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmcKEkRlbGV0ZVN1YnNjcmlwdGlvbhInLmhvb2tyZWxheS52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiguaG9va3JlbGF5LnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEnkKGFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldBItLmhvb2tyZWxheS52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0Gi4uaG9va3JlbGF5LnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlElgKDVNlbmRUZXN0RXZlbnQSIi5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIy5ob29rcmVsYXkudjEuU2VuZFRlc3RFdmVudFJlc3BvbnNlEl4KD1ByZXZpZXdEZWxpdmVyeRIkLmhvb2tyZWxheS52MS5QcmV2aWV3RGVsaXZlcnlSZXF1ZXN0GiUuaG9va3JlbGF5LnYxLlByZXZpZXdEZWxpdmVyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookrelay_v1_delivery, file_hookrelay_v1_event]);
 
 /**
  * A webhook endpoint together with the events it receives and delivery settings.
@@ -165,6 +165,13 @@ export type Subscription = Message<"hookrelay.v1.Subscription"> & {
    * @generated from field: bool unsigned = 19;
    */
   unsigned: boolean;
+
+  /**
+   * Output only. How deliveries to this endpoint have gone.
+   *
+   * @generated from field: hookrelay.v1.SubscriptionHealth health = 20;
+   */
+  health?: SubscriptionHealth | undefined;
 };
 
 /**
@@ -173,6 +180,60 @@ export type Subscription = Message<"hookrelay.v1.Subscription"> & {
  */
 export const SubscriptionSchema: GenMessage<Subscription> = /*@__PURE__*/
   messageDesc(file_hookrelay_v1_subscription, 0);
+
+/**
+ * How deliveries to a subscription's endpoint have gone. All fields are
+ * output only.
+ *
+ * @generated from message hookrelay.v1.SubscriptionHealth
+ */
+export type SubscriptionHealth = Message<"hookrelay.v1.SubscriptionHealth"> & {
+  /**
+   * Output only. When an attempt last succeeded (answered 2xx), to within a
+   * second; unset: never succeeded.
+   *
+   * @generated from field: google.protobuf.Timestamp last_success_time = 1;
+   */
+  lastSuccessTime?: Timestamp | undefined;
+
+  /**
+   * Output only. When the current run of failed attempts began; unset: not
+   * failing. A run long enough gets the subscription disabled.
+   *
+   * @generated from field: google.protobuf.Timestamp failing_since = 2;
+   */
+  failingSince?: Timestamp | undefined;
+
+  /**
+   * Output only. Failed attempts since the last success (or since the first
+   * attempt, if none succeeded yet).
+   *
+   * @generated from field: uint32 consecutive_failures = 3;
+   */
+  consecutiveFailures: number;
+
+  /**
+   * Output only. Succeeded / attempts over the last 24 hours; 0 when there
+   * were no attempts.
+   *
+   * @generated from field: double success_ratio_24h = 4;
+   */
+  successRatio24h: number;
+
+  /**
+   * Output only. Attempts made over the last 24 hours.
+   *
+   * @generated from field: uint64 attempts_24h = 5;
+   */
+  attempts24h: bigint;
+};
+
+/**
+ * Describes the message hookrelay.v1.SubscriptionHealth.
+ * Use `create(SubscriptionHealthSchema)` to create a new message.
+ */
+export const SubscriptionHealthSchema: GenMessage<SubscriptionHealth> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_subscription, 1);
 
 /**
  * A declarative description of the request a receiver gets. Start from a
@@ -248,7 +309,7 @@ export type DeliveryProfile = Message<"hookrelay.v1.DeliveryProfile"> & {
  * Use `create(DeliveryProfileSchema)` to create a new message.
  */
 export const DeliveryProfileSchema: GenMessage<DeliveryProfile> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 1);
+  messageDesc(file_hookrelay_v1_subscription, 2);
 
 /**
  * One field of a declared body.
@@ -279,7 +340,7 @@ export type BodyField = Message<"hookrelay.v1.BodyField"> & {
  * Use `create(BodyFieldSchema)` to create a new message.
  */
 export const BodyFieldSchema: GenMessage<BodyField> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 2);
+  messageDesc(file_hookrelay_v1_subscription, 3);
 
 /**
  * One signature header: an HMAC of a signed string, encoded, in a value form.
@@ -364,7 +425,7 @@ export type SignatureRecipe = Message<"hookrelay.v1.SignatureRecipe"> & {
  * Use `create(SignatureRecipeSchema)` to create a new message.
  */
 export const SignatureRecipeSchema: GenMessage<SignatureRecipe> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 3);
+  messageDesc(file_hookrelay_v1_subscription, 4);
 
 /**
  * Retry behaviour for failed delivery attempts. Unset or zero fields use server defaults.
@@ -415,7 +476,7 @@ export type RetryPolicy = Message<"hookrelay.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 4);
+  messageDesc(file_hookrelay_v1_subscription, 5);
 
 /**
  * An extra signature header sent besides `webhook-signature`, for receivers that
@@ -460,7 +521,7 @@ export type SignatureProfile = Message<"hookrelay.v1.SignatureProfile"> & {
  * Use `create(SignatureProfileSchema)` to create a new message.
  */
 export const SignatureProfileSchema: GenMessage<SignatureProfile> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 5);
+  messageDesc(file_hookrelay_v1_subscription, 6);
 
 /**
  * Request for SubscriptionService.CreateSubscription.
@@ -493,7 +554,7 @@ export type CreateSubscriptionRequest = Message<"hookrelay.v1.CreateSubscription
  * Use `create(CreateSubscriptionRequestSchema)` to create a new message.
  */
 export const CreateSubscriptionRequestSchema: GenMessage<CreateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 6);
+  messageDesc(file_hookrelay_v1_subscription, 7);
 
 /**
  * Response for SubscriptionService.CreateSubscription.
@@ -522,7 +583,7 @@ export type CreateSubscriptionResponse = Message<"hookrelay.v1.CreateSubscriptio
  * Use `create(CreateSubscriptionResponseSchema)` to create a new message.
  */
 export const CreateSubscriptionResponseSchema: GenMessage<CreateSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 7);
+  messageDesc(file_hookrelay_v1_subscription, 8);
 
 /**
  * Request for SubscriptionService.GetSubscription.
@@ -543,7 +604,7 @@ export type GetSubscriptionRequest = Message<"hookrelay.v1.GetSubscriptionReques
  * Use `create(GetSubscriptionRequestSchema)` to create a new message.
  */
 export const GetSubscriptionRequestSchema: GenMessage<GetSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 8);
+  messageDesc(file_hookrelay_v1_subscription, 9);
 
 /**
  * Response for SubscriptionService.GetSubscription.
@@ -564,7 +625,7 @@ export type GetSubscriptionResponse = Message<"hookrelay.v1.GetSubscriptionRespo
  * Use `create(GetSubscriptionResponseSchema)` to create a new message.
  */
 export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 9);
+  messageDesc(file_hookrelay_v1_subscription, 10);
 
 /**
  * Request for SubscriptionService.ListSubscriptions.
@@ -606,7 +667,7 @@ export type ListSubscriptionsRequest = Message<"hookrelay.v1.ListSubscriptionsRe
  * Use `create(ListSubscriptionsRequestSchema)` to create a new message.
  */
 export const ListSubscriptionsRequestSchema: GenMessage<ListSubscriptionsRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 10);
+  messageDesc(file_hookrelay_v1_subscription, 11);
 
 /**
  * Response for SubscriptionService.ListSubscriptions.
@@ -634,7 +695,7 @@ export type ListSubscriptionsResponse = Message<"hookrelay.v1.ListSubscriptionsR
  * Use `create(ListSubscriptionsResponseSchema)` to create a new message.
  */
 export const ListSubscriptionsResponseSchema: GenMessage<ListSubscriptionsResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 11);
+  messageDesc(file_hookrelay_v1_subscription, 12);
 
 /**
  * Request for SubscriptionService.UpdateSubscription.
@@ -664,7 +725,7 @@ export type UpdateSubscriptionRequest = Message<"hookrelay.v1.UpdateSubscription
  * Use `create(UpdateSubscriptionRequestSchema)` to create a new message.
  */
 export const UpdateSubscriptionRequestSchema: GenMessage<UpdateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 12);
+  messageDesc(file_hookrelay_v1_subscription, 13);
 
 /**
  * Response for SubscriptionService.UpdateSubscription.
@@ -685,7 +746,7 @@ export type UpdateSubscriptionResponse = Message<"hookrelay.v1.UpdateSubscriptio
  * Use `create(UpdateSubscriptionResponseSchema)` to create a new message.
  */
 export const UpdateSubscriptionResponseSchema: GenMessage<UpdateSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 13);
+  messageDesc(file_hookrelay_v1_subscription, 14);
 
 /**
  * Request for SubscriptionService.DeleteSubscription.
@@ -706,7 +767,7 @@ export type DeleteSubscriptionRequest = Message<"hookrelay.v1.DeleteSubscription
  * Use `create(DeleteSubscriptionRequestSchema)` to create a new message.
  */
 export const DeleteSubscriptionRequestSchema: GenMessage<DeleteSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 14);
+  messageDesc(file_hookrelay_v1_subscription, 15);
 
 /**
  * Response for SubscriptionService.DeleteSubscription. Intentionally empty.
@@ -721,7 +782,7 @@ export type DeleteSubscriptionResponse = Message<"hookrelay.v1.DeleteSubscriptio
  * Use `create(DeleteSubscriptionResponseSchema)` to create a new message.
  */
 export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 15);
+  messageDesc(file_hookrelay_v1_subscription, 16);
 
 /**
  * Request for SubscriptionService.RotateSubscriptionSecret.
@@ -758,7 +819,7 @@ export type RotateSubscriptionSecretRequest = Message<"hookrelay.v1.RotateSubscr
  * Use `create(RotateSubscriptionSecretRequestSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretRequestSchema: GenMessage<RotateSubscriptionSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 16);
+  messageDesc(file_hookrelay_v1_subscription, 17);
 
 /**
  * Response for SubscriptionService.RotateSubscriptionSecret.
@@ -787,7 +848,7 @@ export type RotateSubscriptionSecretResponse = Message<"hookrelay.v1.RotateSubsc
  * Use `create(RotateSubscriptionSecretResponseSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretResponseSchema: GenMessage<RotateSubscriptionSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 17);
+  messageDesc(file_hookrelay_v1_subscription, 18);
 
 /**
  * Request for SubscriptionService.SendTestEvent.
@@ -823,7 +884,7 @@ export type SendTestEventRequest = Message<"hookrelay.v1.SendTestEventRequest"> 
  * Use `create(SendTestEventRequestSchema)` to create a new message.
  */
 export const SendTestEventRequestSchema: GenMessage<SendTestEventRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 18);
+  messageDesc(file_hookrelay_v1_subscription, 19);
 
 /**
  * Response for SubscriptionService.SendTestEvent.
@@ -844,7 +905,7 @@ export type SendTestEventResponse = Message<"hookrelay.v1.SendTestEventResponse"
  * Use `create(SendTestEventResponseSchema)` to create a new message.
  */
 export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 19);
+  messageDesc(file_hookrelay_v1_subscription, 20);
 
 /**
  * Request for SubscriptionService.PreviewDelivery.
@@ -890,7 +951,7 @@ export type PreviewDeliveryRequest = Message<"hookrelay.v1.PreviewDeliveryReques
  * Use `create(PreviewDeliveryRequestSchema)` to create a new message.
  */
 export const PreviewDeliveryRequestSchema: GenMessage<PreviewDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 20);
+  messageDesc(file_hookrelay_v1_subscription, 21);
 
 /**
  * Response for SubscriptionService.PreviewDelivery.
@@ -932,7 +993,7 @@ export type PreviewDeliveryResponse = Message<"hookrelay.v1.PreviewDeliveryRespo
  * Use `create(PreviewDeliveryResponseSchema)` to create a new message.
  */
 export const PreviewDeliveryResponseSchema: GenMessage<PreviewDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 21);
+  messageDesc(file_hookrelay_v1_subscription, 22);
 
 /**
  * One HTTP header.
@@ -960,7 +1021,7 @@ export type HttpHeader = Message<"hookrelay.v1.HttpHeader"> & {
  * Use `create(HttpHeaderSchema)` to create a new message.
  */
 export const HttpHeaderSchema: GenMessage<HttpHeader> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_subscription, 22);
+  messageDesc(file_hookrelay_v1_subscription, 23);
 
 /**
  * What the request body is.
