@@ -401,6 +401,17 @@ async fn health_follows_failures_and_recovery(backend: Backend) {
         "{recovered:?}"
     );
     assert!((recovered.success_ratio_24h - 3.0 / 7.0).abs() < 1e-9);
+
+    // Every returned subscription carries it, an updated one too.
+    let renamed = Subscription {
+        id: sub.id.clone(),
+        description: "renamed".to_owned(),
+        ..Default::default()
+    };
+    let updated = common::subscribing::update(&app, renamed, &["description"])
+        .await
+        .expect("update");
+    assert_eq!(updated.health, Some(recovered));
 }
 
 async fn a_list_page_carries_each_subscriptions_health(backend: Backend) {
