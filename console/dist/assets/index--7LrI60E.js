@@ -1,1 +1,0 @@
-const e=document.getElementById("app");e&&(e.textContent="hookrelay console");
