@@ -1,17 +1,33 @@
 //! The web console as an operator meets it: `hookrelay serve` answers the
 //! page at `/` beside gRPC, locked down by its headers, and nothing else;
-//! `--console=false` (or `console = false`) turns it off; and the committed
+//! `--console=false` (or `console = false`) turns it off; the committed
 //! bundle (`console/dist`) is what `scripts/build-console` builds from the
-//! sources. These run the real binary, as a user does.
+//! sources; and in a real browser (headless Chromium from the system's
+//! `chromium` package, driven by playwright-core) each scenario of
+//! `console/tests/console.mjs` passes against a fresh `hookrelay serve`.
+//! These run the real binary, as a user does. The browser scenarios save
+//! a screenshot of each page they visit under
+//! `target/console-screenshots/<scenario>/`.
 
 mod common;
 
-use common::process::{BIN, ServeProcess};
+use common::process::{BIN, ServeProcess, free_port, run_cli, wait_for_port};
 use common::tools;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Where the browser is, unless `HOOKRELAY_CHROMIUM` says otherwise:
+/// Debian's `chromium` package, which `scripts/test --setup` installs.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How long one browser scenario may take, server start included.
+const SCENARIO_DEADLINE: Duration = Duration::from_secs(90);
+
+/// One browser at a time: CI has two cores, and Chromium wants both.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// An HTTP/1.1 client, as a browser loading the page over plain http is.
 fn browser() -> reqwest::Client {
@@ -187,4 +203,179 @@ fn committed_console_bundle_is_fresh() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------
+// In a browser: one test per scenario of console/tests/console.mjs.
+
+#[tokio::test]
+async fn signing_in_with_a_bad_key_says_so_and_a_good_key_stays_in_the_tab() {
+    browse("sign-in").await;
+}
+
+#[tokio::test]
+async fn a_subscription_made_in_the_console_shows_its_delivery_live_and_in_the_log() {
+    browse("publish-and-watch").await;
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_shows_as_failing_with_the_receivers_answer() {
+    browse("failing-endpoint").await;
+}
+
+#[tokio::test]
+async fn a_dead_lettered_delivery_retried_from_the_console_succeeds() {
+    browse("retry-dead-letter").await;
+}
+
+#[tokio::test]
+async fn a_read_only_key_sees_no_edit_buttons_and_a_forced_call_is_refused() {
+    browse("read-only").await;
+}
+
+#[tokio::test]
+async fn a_scoped_key_sees_only_its_scope() {
+    browse("scoped").await;
+}
+
+#[tokio::test]
+async fn markup_in_a_payload_renders_as_text() {
+    browse("html-payload").await;
+}
+
+/// `hookrelay serve --dev` on a fresh SQLite file with tenant `acme` and
+/// three keys, its output kept for a failure's report.
+struct ConsoleServer {
+    child: std::process::Child,
+    port: u16,
+    admin: String,
+    read: String,
+    scoped: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ConsoleServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("hookrelay.db").display()
+        );
+        run_cli(&["tenants", "create", "acme"], &database_url);
+        let key = |capabilities: &str, scope: Option<&str>| {
+            let mut args = vec!["keys", "create", "--tenant", "acme"];
+            args.extend(["--capabilities", capabilities]);
+            if let Some(scope) = scope {
+                args.extend(["--scope", scope]);
+            }
+            let out = run_cli(&args, &database_url);
+            out.lines().last().unwrap_or_default().trim().to_owned()
+        };
+        let (admin, read) = (key("manage,publish,read", None), key("read", None));
+        let scoped = key("manage,read", Some("team-a"));
+        let port = free_port();
+        let log = dir.path().join("server.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOOKRELAY_DATABASE_URL", &database_url)
+            .env_remove("HOOKRELAY_TEST_DATABASE_URL")
+            .env_remove("HOOKRELAY_CONSOLE")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn hookrelay serve");
+        wait_for_port(port);
+        Self {
+            child,
+            port,
+            admin,
+            read,
+            scoped,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ConsoleServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Runs one scenario of console/tests/console.mjs in headless Chromium
+/// against a fresh server, and fails with the scenario's own report.
+async fn browse(scenario: &str) {
+    let chromium = std::env::var("HOOKRELAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "the console's browser tests need Chromium at {chromium} (Debian's `chromium` package); \
+         run `{}` to install it, or point HOOKRELAY_CHROMIUM at another Chromium",
+        tools::SETUP
+    );
+    let dir = tools::require_node_modules("console");
+    tools::require(
+        "grpcurl",
+        &["-version"],
+        "grpcurl, to publish as a service would",
+    );
+    let screenshots = screenshot_dir().join(scenario);
+    let _ = std::fs::remove_dir_all(&screenshots);
+
+    let _one_browser = ONE_BROWSER.lock().await;
+    let server = ConsoleServer::start();
+    let started = Instant::now();
+    let mut node = tools::async_command("node");
+    node.arg("tests/console.mjs")
+        .current_dir(&dir)
+        .env("SCENARIO", scenario)
+        .env("HOOKRELAY_URL", format!("http://127.0.0.1:{}", server.port))
+        .env("ADMIN_TOKEN", &server.admin)
+        .env("READ_TOKEN", &server.read)
+        .env("SCOPED_TOKEN", &server.scoped)
+        .env("SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", &chromium)
+        .env("GRPCURL", tools::program("grpcurl"))
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(SCENARIO_DEADLINE, node.output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the {scenario} scenario did not finish within {SCENARIO_DEADLINE:?}\nserver log:\n{}",
+                server.logs()
+            )
+        })
+        .expect("run node (Node.js 20.19 or newer)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the console's {scenario} scenario failed ({}, {:.1} s):\n{stdout}{stderr}\n\
+         screenshots: {}\nserver log:\n{}",
+        output.status,
+        started.elapsed().as_secs_f64(),
+        screenshots.display(),
+        server.logs()
+    );
+    let shots = std::fs::read_dir(&screenshots).map_or(0, Iterator::count);
+    assert!(shots > 0, "the {scenario} scenario saved no screenshot");
+}
+
+/// `target/console-screenshots` (beside the tests' own scratch folder,
+/// wherever the target directory is).
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("console-screenshots")
 }
