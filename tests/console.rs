@@ -11,8 +11,10 @@
 
 mod common;
 
+use base64::Engine;
 use common::process::{BIN, ServeProcess, free_port, run_cli, wait_for_port};
-use common::tools;
+use common::{Backend, TestDatabase, tools};
+use hookrelay::domain::SecretCipher;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -210,40 +212,51 @@ fn committed_console_bundle_is_fresh() {
 
 #[tokio::test]
 async fn signing_in_with_a_bad_key_says_so_and_a_good_key_stays_in_the_tab() {
-    browse("sign-in").await;
+    browse("sign-in", Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_subscription_made_in_the_console_shows_its_delivery_live_and_in_the_log() {
-    browse("publish-and-watch").await;
+    browse("publish-and-watch", Backend::Sqlite).await;
+}
+
+/// The same pages on Postgres: the console is the same app, so one
+/// scenario (the one that touches every page) is enough to prove it.
+#[tokio::test]
+#[cfg_attr(
+    not(hookrelay_postgres_tests),
+    ignore = "set HOOKRELAY_TEST_DATABASE_URL (scripts/test does) to run the Postgres variant"
+)]
+async fn a_subscription_made_in_the_console_shows_its_delivery_live_and_in_the_log_on_postgres() {
+    browse("publish-and-watch", Backend::Postgres).await;
 }
 
 #[tokio::test]
 async fn a_failing_endpoint_shows_as_failing_with_the_receivers_answer() {
-    browse("failing-endpoint").await;
+    browse("failing-endpoint", Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_dead_lettered_delivery_retried_from_the_console_succeeds() {
-    browse("retry-dead-letter").await;
+    browse("retry-dead-letter", Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_read_only_key_sees_no_edit_buttons_and_a_forced_call_is_refused() {
-    browse("read-only").await;
+    browse("read-only", Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_scoped_key_sees_only_its_scope() {
-    browse("scoped").await;
+    browse("scoped", Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn markup_in_a_payload_renders_as_text() {
-    browse("html-payload").await;
+    browse("html-payload", Backend::Sqlite).await;
 }
 
-/// `hookrelay serve --dev` on a fresh SQLite file with tenant `acme` and
+/// `hookrelay serve --dev` on a fresh database with tenant `acme` and
 /// three keys, its output kept for a failure's report.
 struct ConsoleServer {
     child: std::process::Child,
@@ -253,15 +266,17 @@ struct ConsoleServer {
     scoped: String,
     log: PathBuf,
     _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 impl ConsoleServer {
-    fn start() -> Self {
+    async fn start(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let database_url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("hookrelay.db").display()
-        );
+        let database = TestDatabase::create(backend).await;
+        let database_url = match backend {
+            Backend::Sqlite => format!("{}?mode=rwc", database.url),
+            Backend::Postgres => database.url.clone(),
+        };
         run_cli(&["tenants", "create", "acme"], &database_url);
         let key = |capabilities: &str, scope: Option<&str>| {
             let mut args = vec!["keys", "create", "--tenant", "acme"];
@@ -277,9 +292,12 @@ impl ConsoleServer {
         let port = free_port();
         let log = dir.path().join("server.log");
         let out = std::fs::File::create(&log).unwrap();
+        let secret_key =
+            base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
         let child = Command::new(BIN)
             .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
             .env("HOOKRELAY_DATABASE_URL", &database_url)
+            .env("HOOKRELAY_SECRET_KEY", secret_key)
             .env_remove("HOOKRELAY_TEST_DATABASE_URL")
             .env_remove("HOOKRELAY_CONSOLE")
             .stdin(Stdio::null())
@@ -296,6 +314,7 @@ impl ConsoleServer {
             scoped,
             log,
             _dir: dir,
+            _database: database,
         }
     }
 
@@ -313,7 +332,7 @@ impl Drop for ConsoleServer {
 
 /// Runs one scenario of console/tests/console.mjs in headless Chromium
 /// against a fresh server, and fails with the scenario's own report.
-async fn browse(scenario: &str) {
+async fn browse(scenario: &str, backend: Backend) {
     let chromium = std::env::var("HOOKRELAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
     assert!(
         Path::new(&chromium).is_file(),
@@ -327,11 +346,14 @@ async fn browse(scenario: &str) {
         &["-version"],
         "grpcurl, to publish as a service would",
     );
-    let screenshots = screenshot_dir().join(scenario);
+    let screenshots = screenshot_dir().join(match backend {
+        Backend::Sqlite => scenario.to_owned(),
+        Backend::Postgres => format!("{scenario}-postgres"),
+    });
     let _ = std::fs::remove_dir_all(&screenshots);
 
     let _one_browser = ONE_BROWSER.lock().await;
-    let server = ConsoleServer::start();
+    let server = ConsoleServer::start(backend).await;
     let started = Instant::now();
     let mut node = tools::async_command("node");
     node.arg("tests/console.mjs")

@@ -93,6 +93,8 @@ async function open(viewport = { width: 1280, height: 800 }) {
     if (message.type() === "error" && /Content Security Policy|TrustedHTML|Trusted Type|Refused/i.test(text)) problems.push(text);
   });
   page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
+  // Confirmations (rotate, archive) are answered yes.
+  page.on("dialog", (dialog) => void dialog.accept());
   const close = async () => {
     await browser.close();
     if (problems.length) throw new Error(`the page reported:\n${problems.join("\n")}`);
@@ -105,7 +107,10 @@ async function shot(page, name) {
 }
 
 async function go(page, hash) {
-  await page.goto(`${URL_}/${hash}`);
+  const target = `${URL_}/${hash}`;
+  // The same address again is a reload: a hash alone would change nothing.
+  if (page.url() === target) await page.reload();
+  else await page.goto(target);
   await page.locator("main h1").first().waitFor();
 }
 
@@ -181,6 +186,17 @@ const scenarios = {
     await page.getByLabel("JSON Schema").fill('{"type": "object", "required": ["amount"]}');
     await page.getByRole("button", { name: "Create event type" }).click();
     await page.getByText("Registered invoice.paid.").waitFor();
+    await page.getByRole("button", { name: "Edit invoice.paid" }).click();
+    await page.getByLabel("Description").fill("An invoice was paid in full");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved invoice.paid.").waitFor();
+    await page.getByText("An invoice was paid in full").waitFor();
+    registerType("invoice.voided");
+    await go(page, "#/event-types");
+    await page.getByRole("button", { name: "Archive invoice.voided" }).click();
+    await page.getByRole("button", { name: "Archive invoice.voided" }).waitFor({ state: "detached" });
+    await page.getByLabel("Show archived types").check();
+    await page.locator("tbody tr", { hasText: "invoice.voided" }).filter({ hasText: "archived" }).waitFor();
     await shot(page, "event-types");
 
     await go(page, "#/subscriptions/new");
@@ -191,7 +207,8 @@ const scenarios = {
     await page.getByRole("button", { name: "Create subscription" }).click();
     const secret = page.getByTestId("secret");
     await secret.waitFor();
-    check((await secret.textContent()).startsWith("whsec_"), "no secret shown after create");
+    const created = (await secret.textContent()).trim();
+    check(created.startsWith("whsec_"), "no secret shown after create");
     await page.getByRole("button", { name: "Copy" }).waitFor();
     await shot(page, "subscription-created");
 
@@ -226,6 +243,18 @@ const scenarios = {
     await page.getByTestId("test-result").waitFor();
     check(/answered 204/.test(await page.getByTestId("test-result").textContent()), "the test event did not report 204");
     await shot(page, "subscription");
+    await page.getByRole("button", { name: "Rotate secret" }).click();
+    await page.getByTestId("secret").waitFor();
+    const rotated = (await page.getByTestId("secret").textContent()).trim();
+    check(rotated.startsWith("whsec_") && rotated !== created, "rotating showed no new secret");
+    await shot(page, "subscription-rotated");
+    await page.getByRole("button", { name: "Disable" }).click();
+    await page.getByRole("button", { name: "Enable" }).click();
+    await page.getByRole("button", { name: "Disable" }).waitFor();
+    await page.getByRole("link", { name: "Edit", exact: true }).click();
+    await page.getByLabel("Description").fill("Invoices to the billing service");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Invoices to the billing service").waitFor();
 
     await go(page, "#/events");
     await page.getByRole("link", { name: event.id }).click();
