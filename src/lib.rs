@@ -30,7 +30,9 @@
 //!   schedules retries. Depends on service, store and domain; never on grpc.
 //! - [`grpc`] — tonic handlers: authenticate, convert, call a use case,
 //!   convert back. The only place errors become `tonic::Status`; reaches
-//!   neither store nor dispatch.
+//!   neither store nor dispatch. Browsers come in here too: gRPC-Web and
+//!   CORS ([`grpc::browser`]) and the web console's embedded pages
+//!   ([`grpc::console`], in front of everything else on the port).
 //! - [`startup`] — [`startup::Application`]: database, migrations, gRPC
 //!   server, health and reflection, dispatcher, one shutdown token.
 //! - [`config`] — settings, layered defaults → file → `HOOKRELAY_*` env → flags.

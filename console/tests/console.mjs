@@ -296,10 +296,12 @@ const scenarios = {
     await go(page, `#/subscriptions/${subscription.id}`);
     await page.getByText(/failing since/).waitFor();
     await shot(page, "subscription-failing");
+    await page.getByRole("link", { name: /failing deliveries/ }).click();
+    await page.locator("tbody tr", { hasText: "HTTP 503" }).waitFor();
     await go(page, "#/subscriptions");
     const listed = page.locator("tbody tr", { hasText: "fulfilment" });
     check(/failing/.test(await listed.textContent()), "the list does not show the subscription as failing");
-    check(/0 % of 1 attempts ok/.test(await listed.textContent()), "the list does not show the 24 h success ratio");
+    check(/0 % of 1 attempt ok/.test(await listed.textContent()), "the list does not show the 24 h success ratio");
     await close();
     receiver.close();
   },

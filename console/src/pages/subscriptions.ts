@@ -44,7 +44,7 @@ function healthCell(subscription: Subscription): Child {
       "span",
       { class: "muted" },
       health.attempts24h > 0n
-        ? `${percent(health.successRatio24h)} of ${health.attempts24h} attempts ok (24 h)`
+        ? `${percent(health.successRatio24h)} of ${health.attempts24h} attempt${health.attempts24h === 1n ? "" : "s"} ok (24 h)`
         : "no attempts in 24 h",
     ),
   );
@@ -159,7 +159,15 @@ export async function subscriptionPage(page: Page): Promise<void> {
       ["Timeout", ms(subscription.timeout)],
       ["Attempts", subscription.retryPolicy?.maxAttempts ? `up to ${subscription.retryPolicy.maxAttempts}` : "server default"],
       ["Signed", subscription.unsigned ? "no (no secret)" : "yes"],
-      ["Health", health ? healthCell(subscription) : "—"],
+      [
+        "Health",
+        health
+          ? [
+              healthCell(subscription),
+              health.failingSince ? link(route(["deliveries"], { subscription: id }), "See the failing deliveries and the endpoint's answers") : null,
+            ]
+          : "—",
+      ],
       ["Created", time(subscription.createTime)],
       ["Updated", time(subscription.updateTime)],
     ]),
