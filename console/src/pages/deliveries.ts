@@ -9,8 +9,8 @@ import { STATUS, localInput, ms, time, toLocalInput } from "../format";
 import { attempt, badge, button, empty, facts, heading, idLink, link, route, table, type Page } from "../ui";
 
 /** ListDeliveries pages oldest first and has no time filter: the log reads
- * up to this many of the newest and filters by time here. */
-const MOST = 10_000;
+ * up to this many pages of 1,000 and filters by time and orders here. */
+const MOST_PAGES = 20;
 const SHOWN = 100;
 
 export function statusBadge(status: DeliveryStatus): HTMLElement {
@@ -112,6 +112,7 @@ export async function deliveriesPage(page: Page, flash?: string): Promise<void> 
   const end = localInput(query.get("to") ?? "");
   const all: Delivery[] = [];
   let token = "";
+  let pages = 0;
   do {
     const response = await api.deliveries.listDeliveries({
       pageSize: 1000,
@@ -121,8 +122,14 @@ export async function deliveriesPage(page: Page, flash?: string): Promise<void> 
     });
     all.push(...response.deliveries);
     token = response.nextPageToken;
-    if (all.length > MOST) all.splice(0, all.length - MOST);
-  } while (token && !page.signal.aborted);
+    pages += 1;
+  } while (token && pages < MOST_PAGES && !page.signal.aborted);
+  const truncated = token
+    ? notice(
+        "info",
+        `More than ${all.length.toLocaleString()} deliveries match; the oldest ${all.length.toLocaleString()} are read here. Narrow the log by subscription and status, or open an event (Events) to see its own deliveries.`,
+      )
+    : null;
   const matching = all
     .filter((d) => {
       const created = d.createTime ? timestampDate(d.createTime).getTime() : 0;
@@ -147,7 +154,8 @@ export async function deliveriesPage(page: Page, flash?: string): Promise<void> 
   const draw = (): void =>
     replace(
       results,
-      h("p", { class: "muted" }, `${matching.length} deliveries, newest first.`),
+      truncated,
+      h("p", { class: "muted" }, `${matching.length} ${matching.length === 1 ? "delivery" : "deliveries"}, newest first.`),
       deliveriesTable(page, matching.slice(0, count), names, (done) => void deliveriesPage(page, done)),
       matching.length > count ? button("Show more", () => {
             count += SHOWN;
