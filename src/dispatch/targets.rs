@@ -52,7 +52,7 @@ impl Dispatcher {
     ) -> Result<Arc<Target>, ServiceError> {
         let mut prepared = self.prepared.lock().expect("prepared targets lock");
         if let Some(kept) = prepared.get(&row.id)
-            && kept.row == *row
+            && kept.row.same_settings(row)
             && now < kept.until
         {
             return Ok(Arc::clone(&kept.target));

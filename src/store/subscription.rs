@@ -44,7 +44,117 @@ pub struct Model {
     pub update_time: i64,
 }
 
+impl Model {
+    /// Whether `other` has the same settings and secrets, whatever the
+    /// health columns say: the recorder rewrites those (a healthy
+    /// subscription's `last_success_time` once a second) without the
+    /// sending side caring, so a prepared target compares with this.
+    pub fn same_settings(&self, other: &Model) -> bool {
+        // Spelled out field by field, so a new column must be placed on
+        // one side or the other here.
+        let Model {
+            id,
+            tenant_id,
+            name,
+            description,
+            url,
+            event_types,
+            scope,
+            enabled,
+            disabled_reason,
+            headers,
+            retry_policy,
+            signature,
+            timeout_ms,
+            rate_limit,
+            ordered,
+            metadata,
+            profile,
+            secret_ciphertext,
+            previous_secret_ciphertext,
+            previous_secret_expire_time,
+            create_time,
+            update_time,
+            failing_since: _,
+            last_success_time: _,
+            consecutive_failures: _,
+        } = self;
+        *id == other.id
+            && *tenant_id == other.tenant_id
+            && *name == other.name
+            && *description == other.description
+            && *url == other.url
+            && *event_types == other.event_types
+            && *scope == other.scope
+            && *enabled == other.enabled
+            && *disabled_reason == other.disabled_reason
+            && *headers == other.headers
+            && *retry_policy == other.retry_policy
+            && *signature == other.signature
+            && *timeout_ms == other.timeout_ms
+            && *rate_limit == other.rate_limit
+            && *ordered == other.ordered
+            && *metadata == other.metadata
+            && *profile == other.profile
+            && *secret_ciphertext == other.secret_ciphertext
+            && *previous_secret_ciphertext == other.previous_secret_ciphertext
+            && *previous_secret_expire_time == other.previous_secret_expire_time
+            && *create_time == other.create_time
+            && *update_time == other.update_time
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::Model;
+
+    fn row() -> Model {
+        Model {
+            id: "sub_1".into(),
+            tenant_id: "ten_1".into(),
+            name: "billing".into(),
+            description: String::new(),
+            url: "https://example.com/hooks".into(),
+            event_types: "[\"invoice.*\"]".into(),
+            scope: None,
+            enabled: true,
+            disabled_reason: None,
+            headers: "{}".into(),
+            retry_policy: "{}".into(),
+            signature: None,
+            timeout_ms: 10_000,
+            rate_limit: 0,
+            ordered: false,
+            metadata: "{}".into(),
+            profile: None,
+            secret_ciphertext: "ciphertext".into(),
+            previous_secret_ciphertext: None,
+            previous_secret_expire_time: None,
+            failing_since: None,
+            last_success_time: None,
+            consecutive_failures: 0,
+            create_time: 1,
+            update_time: 1,
+        }
+    }
+
+    #[test]
+    fn health_columns_are_not_settings() {
+        let mut healthier = row();
+        healthier.last_success_time = Some(5);
+        healthier.failing_since = Some(3);
+        healthier.consecutive_failures = 2;
+        assert!(row().same_settings(&healthier));
+        let mut moved = row();
+        moved.url = "https://example.com/other".into();
+        assert!(!row().same_settings(&moved));
+        let mut rotated = row();
+        rotated.secret_ciphertext = "another".into();
+        assert!(!row().same_settings(&rotated));
+    }
+}
