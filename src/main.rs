@@ -3,7 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use hookrelay::config::{LogFormat, Overrides, Settings};
-use hookrelay::domain::{Capabilities, ResourceName, Scope};
+use hookrelay::domain::{Capabilities, ResourceName, RetentionPeriod, Scope};
+use hookrelay::service::retention::{self, PeriodChange};
 use hookrelay::service::tenants::{self, NewApiKey};
 use hookrelay::startup::{Application, open_database};
 use hookrelay::telemetry;
@@ -20,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXAMPLES: &str = "\
 Examples:
   hookrelay tenants create acme
+  hookrelay tenants set-retention acme --deliveries 7d --events 90d
   hookrelay keys create --tenant acme --capabilities manage,publish,read
   hookrelay serve --listen 0.0.0.0:50051 --database-url postgres://hookrelay@db/hookrelay
   hookrelay config print --config hookrelay.toml";
@@ -173,6 +175,26 @@ enum TenantCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Set how long a tenant's finished deliveries and events are kept.
+    ///
+    /// Overrides the server's [retention] setting for this tenant; a flag
+    /// left out keeps its current value, and `default` goes back to the
+    /// server's setting. Periods are a number and a unit: 45s, 90m, 12h,
+    /// 30d. Replicas pick the change up at their next retention round.
+    SetRetention {
+        /// Name of the tenant.
+        name: String,
+        /// Keep finished deliveries and their attempts this long after they
+        /// finished, e.g. 7d, or `default`.
+        #[arg(long, value_parser = period_change)]
+        deliveries: Option<PeriodChange>,
+        /// Keep events this long after they were published (and while a
+        /// delivery of theirs is kept), e.g. 90d, or `default`.
+        #[arg(long, value_parser = period_change)]
+        events: Option<PeriodChange>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -312,6 +334,35 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("created tenant {} ({})", tenant.name, tenant.id);
             Ok(())
         }
+        Command::Tenants(TenantCommand::SetRetention {
+            name,
+            deliveries,
+            events,
+            database,
+        }) => {
+            let settings = load(&database, Overrides::default())?;
+            let db = open_database(&settings).await?;
+            let set = retention::set_tenant_retention(
+                &db,
+                &name,
+                deliveries.unwrap_or(PeriodChange::Keep),
+                events.unwrap_or(PeriodChange::Keep),
+            )
+            .await?;
+            let shown = |own: Option<RetentionPeriod>, server_secs: u64| match own {
+                Some(period) => period.to_string(),
+                None => match RetentionPeriod::from_secs(server_secs) {
+                    Ok(period) => format!("{period} (the server's setting)"),
+                    Err(_) => "the server's setting".to_owned(),
+                },
+            };
+            println!(
+                "tenant {name} keeps finished deliveries for {} and events for {}",
+                shown(set.deliveries, settings.retention.deliveries_secs),
+                shown(set.events, settings.retention.events_secs),
+            );
+            Ok(())
+        }
         Command::Keys(KeyCommand::Create {
             tenant,
             capabilities,
@@ -365,6 +416,15 @@ fn scope(s: &str) -> Result<Scope, String> {
 
 fn tenant_name(s: &str) -> Result<ResourceName, String> {
     ResourceName::parse(s).map_err(|e| e.to_string())
+}
+
+fn period_change(s: &str) -> Result<PeriodChange, String> {
+    if s == "default" {
+        return Ok(PeriodChange::Default);
+    }
+    RetentionPeriod::parse(s)
+        .map(PeriodChange::Set)
+        .map_err(|e| format!("{e}, or `default`"))
 }
 
 fn webhook_secret(s: &str) -> Result<String, String> {

@@ -34,6 +34,17 @@ pub const GRPC_REQUESTS: &str = "hookrelay_grpc_requests_total";
 /// gRPC handling time in seconds by `service` and `method`.
 pub const GRPC_DURATION: &str = "hookrelay_grpc_request_duration_seconds";
 
+/// Rows retention deleted, by `table`: `events`, `deliveries`,
+/// `delivery_attempts` (each replica counts what it deleted itself).
+pub const RETENTION_DELETED: &str = "hookrelay_retention_deleted_rows_total";
+/// Age in seconds of the oldest row retention keeps, by `table`:
+/// `deliveries` (since the oldest kept finished delivery finished) and
+/// `events` (since the oldest kept event was published). Set after each
+/// retention round; past the configured period it means rows are kept
+/// longer than intended (a tenant's longer period, or a delivery that
+/// holds its event).
+pub const RETENTION_OLDEST: &str = "hookrelay_retention_oldest_kept_seconds";
+
 /// How often the queue depth is sampled.
 const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
@@ -81,6 +92,11 @@ fn describe() {
     describe_histogram!(ATTEMPT_DURATION, "Webhook request time in seconds");
     describe_gauge!(IN_FLIGHT, "Webhook requests this process is sending");
     describe_gauge!(QUEUE_DEPTH, "Deliveries queued, by status");
+    describe_counter!(RETENTION_DELETED, "Rows deleted by retention, by table");
+    describe_gauge!(
+        RETENTION_OLDEST,
+        "Age in seconds of the oldest row retention keeps, by table"
+    );
     describe_counter!(GRPC_REQUESTS, "gRPC requests by service, method and code");
     describe_histogram!(GRPC_DURATION, "gRPC handling time in seconds");
 }
@@ -170,6 +186,18 @@ pub fn attempt_finished(status: Option<u16>, duration: Duration, outcome: &'stat
     };
     histogram!(ATTEMPT_DURATION, "result" => result).record(duration.as_secs_f64());
     counter!(DELIVERY_ATTEMPTS, "outcome" => outcome).increment(1);
+}
+
+/// Records rows retention deleted from `table`.
+pub fn rows_deleted(table: &'static str, count: u64) {
+    if count > 0 {
+        counter!(RETENTION_DELETED, "table" => table).increment(count);
+    }
+}
+
+/// Records the age of the oldest row kept in `table`.
+pub fn oldest_kept(table: &'static str, age_secs: f64) {
+    gauge!(RETENTION_OLDEST, "table" => table).set(age_secs);
 }
 
 /// Marks a webhook request started (`+1`) or finished (`-1`).

@@ -6,7 +6,7 @@ use crate::config::{Settings, SqliteSynchronous};
 use crate::dispatch::{
     DispatchSettings, Dispatcher, WebhookClient, WebhookTestSender, listen_for_wake_ups,
 };
-use crate::domain::TargetPolicy;
+use crate::domain::{RetentionPeriod, RetentionPolicy, TargetPolicy};
 use crate::grpc::browser;
 use crate::grpc::console::ConsoleLayer;
 use crate::grpc::{
@@ -25,6 +25,7 @@ use crate::secret_key::{SecretKeyError, load_cipher};
 use crate::service::changes::ChangeFeed;
 use crate::service::handoff::Handoff;
 use crate::service::publisher::Publisher;
+use crate::service::retention::{self, RetentionSettings};
 use crate::service::subscriptions::Quotas;
 use crate::store;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -87,6 +88,8 @@ pub struct Application {
     cors_allowed_origins: Vec<String>,
     /// The web console at `/` (`console`; only with gRPC-Web, which it uses).
     console: bool,
+    /// The retention task's settings; `None` when `retention.enabled` is off.
+    retention: Option<RetentionSettings>,
 }
 
 impl Application {
@@ -162,6 +165,7 @@ impl Application {
             grpc_web: settings.grpc_web,
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
             console: console_enabled(settings),
+            retention: retention_settings(settings),
         })
     }
 
@@ -182,6 +186,13 @@ impl Application {
         ));
         let dispatcher = tokio::spawn(Arc::clone(&self.dispatcher).run(shutdown.clone()));
         tokio::spawn(end_expired_scopes(self.state.db.clone(), shutdown.clone()));
+        if let Some(settings) = self.retention {
+            tokio::spawn(retention::run(
+                self.state.db.clone(),
+                settings,
+                shutdown.clone(),
+            ));
+        }
         if let Some(url) = self.postgres_url.clone() {
             tokio::spawn(listen_for_wake_ups(
                 url,
@@ -280,6 +291,24 @@ fn console_enabled(settings: &Settings) -> bool {
         tracing::warn!("the web console needs grpc_web = true; not serving it");
     }
     settings.console && settings.grpc_web
+}
+
+fn retention_settings(settings: &Settings) -> Option<RetentionSettings> {
+    let retention = &settings.retention;
+    if !retention.enabled {
+        return None;
+    }
+    // Validated at load; a period out of range cannot get here.
+    let period = |secs| RetentionPeriod::from_secs(secs).ok();
+    Some(RetentionSettings {
+        policy: RetentionPolicy {
+            deliveries: period(retention.deliveries_secs)?,
+            events: period(retention.events_secs)?,
+        },
+        batch_size: retention.batch_size,
+        batch_pause: retention.batch_pause(),
+        interval: retention.interval(),
+    })
 }
 
 fn dispatch_settings(settings: &Settings) -> DispatchSettings {

@@ -12,6 +12,7 @@ mod m20261130_000004_delivery_profiles;
 mod m20261130_000005_scopes;
 mod m20261130_000006_routing_stamps;
 mod m20261201_000007_delivery_health;
+mod m20261201_000008_retention;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_scopes::Migration),
             Box::new(m20261130_000006_routing_stamps::Migration),
             Box::new(m20261201_000007_delivery_health::Migration),
+            Box::new(m20261201_000008_retention::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ mod tests;
 
 pub use print::{REDACTED, redact_database_url};
 
-use crate::domain::RotationOverlap;
+use crate::domain::{MAX_RETENTION, RotationOverlap};
 use crate::secret_key::{KeySource, decode_key};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -59,6 +59,7 @@ pub struct Settings {
     pub secret_key_file: Option<PathBuf>,
     pub quotas: Quotas,
     pub dispatch: Dispatch,
+    pub retention: Retention,
     /// How long a rotated-out secret keeps signing, unless the request says.
     pub secret_rotation_overlap_secs: u64,
     /// How often the health service probes the database.
@@ -159,6 +160,61 @@ impl Default for Dispatch {
     }
 }
 
+/// How long finished work is kept, and how the background task that
+/// deletes the rest paces itself. Tenants may override the two periods
+/// (`hookrelay tenants set-retention`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Delete anything at all; off, every row is kept forever.
+    pub enabled: bool,
+    /// Finished deliveries (succeeded, failed, cancelled) and their
+    /// attempts are deleted this long after they finished.
+    pub deliveries_secs: u64,
+    /// Events are deleted this long after they were published, once no
+    /// delivery of theirs is left (an unfinished delivery keeps its event,
+    /// and so does a finished one still kept).
+    pub events_secs: u64,
+    /// Rows deleted per transaction: each batch is short, so publishing
+    /// (on SQLite, through the same connection) waits for one batch at most.
+    pub batch_size: u64,
+    /// Pause between batches, leaving the database to the hot paths.
+    pub batch_pause_ms: u64,
+    /// Pause between rounds; a round deletes everything due, batch by batch.
+    pub interval_ms: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            deliveries_secs: 30 * 24 * 3600,
+            events_secs: 30 * 24 * 3600,
+            batch_size: 500,
+            batch_pause_ms: 20,
+            interval_ms: 60_000,
+        }
+    }
+}
+
+impl Retention {
+    pub fn deliveries(&self) -> Duration {
+        Duration::from_secs(self.deliveries_secs)
+    }
+
+    pub fn events(&self) -> Duration {
+        Duration::from_secs(self.events_secs)
+    }
+
+    pub fn batch_pause(&self) -> Duration {
+        Duration::from_millis(self.batch_pause_ms)
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -181,6 +237,7 @@ impl Default for Settings {
             secret_key_file: None,
             quotas: Quotas::default(),
             dispatch: Dispatch::default(),
+            retention: Retention::default(),
             secret_rotation_overlap_secs: 24 * 3600,
             health_check_interval_ms: 5_000,
             shutdown_grace_ms: 10_000,
@@ -341,6 +398,7 @@ impl Settings {
         if dispatch.disable_after_secs == 0 {
             return Err(invalid("dispatch.disable_after_secs", "must be at least 1"));
         }
+        self.retention.validate()?;
         if self.shutdown_grace_ms > 300_000 {
             return Err(invalid(
                 "shutdown_grace_ms",
@@ -410,6 +468,42 @@ impl Dispatch {
     /// A subscription failing without a success this long is disabled.
     pub fn disable_after(&self) -> Duration {
         Duration::from_secs(self.disable_after_secs)
+    }
+}
+
+impl Retention {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| ConfigError::Invalid {
+            field,
+            reason: reason.to_owned(),
+        };
+        for (field, secs) in [
+            ("retention.deliveries_secs", self.deliveries_secs),
+            ("retention.events_secs", self.events_secs),
+        ] {
+            if !(1..=MAX_RETENTION.as_secs()).contains(&secs) {
+                return Err(invalid(
+                    field,
+                    "must be between 1 and 3153600000 (100 years); to keep everything, set retention.enabled = false",
+                ));
+            }
+        }
+        if !(1..=10_000).contains(&self.batch_size) {
+            return Err(invalid(
+                "retention.batch_size",
+                "must be between 1 and 10000",
+            ));
+        }
+        if self.batch_pause_ms > 10_000 {
+            return Err(invalid("retention.batch_pause_ms", "must be at most 10000"));
+        }
+        if !(100..=86_400_000).contains(&self.interval_ms) {
+            return Err(invalid(
+                "retention.interval_ms",
+                "must be between 100 and 86400000 (a day)",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -233,3 +233,32 @@ fn database_passwords_are_redacted_and_nothing_else_changes() {
         assert_eq!(redact_database_url(input), expected, "{input}");
     }
 }
+
+#[test]
+fn retention_periods_are_bounded_and_named_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("retention.toml");
+    std::fs::write(
+        &path,
+        "[retention]\ndeliveries_secs = 604800\nbatch_size = 200\n",
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&path), Overrides::default()).unwrap();
+    assert_eq!(
+        settings.retention.deliveries(),
+        Duration::from_secs(604_800)
+    );
+    assert_eq!(settings.retention.events_secs, 30 * 24 * 3600);
+    assert!(settings.retention.enabled);
+    for (toml, field) in [
+        ("deliveries_secs = 0", "retention.deliveries_secs"),
+        ("events_secs = 4000000000", "retention.events_secs"),
+        ("batch_size = 0", "retention.batch_size"),
+        ("batch_pause_ms = 60000", "retention.batch_pause_ms"),
+        ("interval_ms = 10", "retention.interval_ms"),
+    ] {
+        std::fs::write(&path, format!("[retention]\n{toml}\n")).unwrap();
+        let err = Settings::load(Some(&path), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains(field), "{toml}: {err}");
+    }
+}

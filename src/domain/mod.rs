@@ -18,6 +18,7 @@ pub mod next_step;
 pub mod outgoing_request;
 pub mod pagination;
 pub mod profile;
+pub mod retention;
 pub mod retry;
 pub mod routing;
 pub mod secret;
@@ -43,6 +44,9 @@ pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };
 pub use profile::{DeliveryProfile, OutgoingEvent, ProfileSpec, ProfileViolation};
+pub use retention::{
+    Cutoffs, MAX_RETENTION, RetentionPeriod, RetentionPeriodError, RetentionPolicy,
+};
 pub use retry::{Backoff, RetryPolicy, RetryPolicyError};
 pub use routing::{OPERATIONAL_PREFIX, Route};
 pub use secret::{WebhookSecret, WebhookSecretError};

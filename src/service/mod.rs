@@ -16,6 +16,7 @@ pub mod event_types;
 pub mod events;
 pub mod handoff;
 pub mod publisher;
+pub mod retention;
 pub mod scopes;
 pub mod subscriptions;
 pub mod tenants;

@@ -37,6 +37,8 @@ pub async fn create_tenant<C: Connection>(
         id: new_id(IdKind::Tenant),
         name: name.as_str().to_owned(),
         create_time: now_micros(),
+        delivery_retention_secs: None,
+        event_retention_secs: None,
     };
     tenants::insert(db, new)
         .await

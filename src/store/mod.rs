@@ -21,6 +21,7 @@ pub mod events;
 pub mod gauges;
 pub mod publish;
 pub mod queue;
+pub mod retention;
 pub mod routing_stamp;
 pub mod scope;
 pub mod scopes;
@@ -78,8 +79,16 @@ pub async fn connect(
             // thread (two thread wake-ups) per statement.
             .test_before_acquire(false)
             .map_sqlx_sqlite_opts(move |opts| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                opts.journal_mode(SqliteJournalMode::Wal)
+                use sea_orm::sqlx::sqlite::{
+                    SqliteAutoVacuum, SqliteJournalMode, SqliteSynchronous,
+                };
+                // Retention's deletions give space back to the file system
+                // (`store::retention::reclaim_space`). This takes effect on a
+                // new file only; an older one keeps auto_vacuum = NONE
+                // (freed pages are reused, the file never shrinks) until a
+                // VACUUM, which retention's start-up warning spells out.
+                opts.auto_vacuum(SqliteAutoVacuum::Incremental)
+                    .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(if durable_commits {
                         SqliteSynchronous::Full
                     } else {

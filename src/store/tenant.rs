@@ -9,6 +9,12 @@ pub struct Model {
     pub id: String,
     pub name: String,
     pub create_time: i64,
+    /// How long this tenant's finished deliveries are kept, in seconds;
+    /// `None` follows the server's `retention.deliveries_secs`.
+    pub delivery_retention_secs: Option<i64>,
+    /// How long this tenant's events are kept, in seconds; `None` follows
+    /// the server's `retention.events_secs`.
+    pub event_retention_secs: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,8 @@
-//! Queries on the `tenants` table: creating one and finding it by name.
+//! Queries on the `tenants` table: creating one, finding it by name, and
+//! setting its own retention periods.
 
 use super::tenant;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -15,6 +17,8 @@ pub async fn insert<C: ConnectionTrait>(
         id: Set(new.id),
         name: Set(new.name),
         create_time: Set(new.create_time),
+        delivery_retention_secs: Set(new.delivery_retention_secs),
+        event_retention_secs: Set(new.event_retention_secs),
     }
     .insert(db)
     .await
@@ -28,4 +32,23 @@ pub async fn find_by_name<C: ConnectionTrait>(
         .filter(tenant::Column::Name.eq(name))
         .one(db)
         .await
+}
+
+/// Sets a tenant's own retention periods in seconds (`None`: the server's).
+pub async fn set_retention<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    deliveries_secs: Option<i64>,
+    events_secs: Option<i64>,
+) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::DeliveryRetentionSecs,
+            Expr::value(deliveries_secs),
+        )
+        .col_expr(tenant::Column::EventRetentionSecs, Expr::value(events_secs))
+        .filter(tenant::Column::Id.eq(tenant_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

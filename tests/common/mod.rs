@@ -11,6 +11,7 @@ pub mod delivering;
 pub mod process;
 pub mod publishing;
 pub mod receiver;
+pub mod retention;
 pub mod script_receiver;
 pub mod stats;
 pub mod subscribing;

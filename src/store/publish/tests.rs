@@ -11,6 +11,7 @@ async fn database() -> DatabaseConnection {
         id: Set("t1".to_owned()),
         name: Set("one".to_owned()),
         create_time: Set(1),
+        ..Default::default()
     })
     .exec(&db)
     .await
