@@ -164,6 +164,17 @@ impl EventService for EventApi {
         }))
     }
 
+    async fn expunge_event(
+        &self,
+        request: Request<pb::ExpungeEventRequest>,
+    ) -> Result<Response<pb::ExpungeEventResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let event = events::expunge(&self.state.db, &caller, &request.get_ref().id).await?;
+        Ok(Response::new(pb::ExpungeEventResponse {
+            event: Some(to_pb(event)),
+        }))
+    }
+
     async fn list_events(
         &self,
         request: Request<pb::ListEventsRequest>,
@@ -321,12 +332,16 @@ fn json_object(field: &str, object: prost_types::Struct, v: &mut Violations) -> 
 
 /// Events come back with `data_json`: the exact text that was published and
 /// is delivered, which a Struct (doubles only) could not always reproduce.
+/// An expunged event has no data at all.
 fn to_pb(event: Event) -> pb::Event {
     pb::Event {
         id: event.id,
         r#type: event.event_type,
         scope: event.scope.unwrap_or_default(),
-        payload: Some(Payload::DataJson(event.payload)),
+        payload: event
+            .expunge_time
+            .is_none()
+            .then_some(Payload::DataJson(event.payload)),
         metadata: event
             .metadata
             .iter()
@@ -337,5 +352,6 @@ fn to_pb(event: Event) -> pb::Event {
             .attributes
             .and_then(|a| json_to_struct(&serde_json::Value::Object(a))),
         create_time: Some(timestamp(event.create_time)),
+        expunge_time: event.expunge_time.map(timestamp),
     }
 }

@@ -184,7 +184,7 @@ pub async fn list_attempts<C: Connection>(
 }
 
 /// Re-queues a failed or cancelled delivery to be sent now, with a fresh
-/// attempt budget.
+/// attempt budget, unless its event was expunged.
 pub async fn retry<C: Connection>(
     db: &C,
     caller: &Caller,
@@ -199,6 +199,15 @@ pub async fn retry<C: Connection>(
                 "delivery {id} is not failed or cancelled; only finished, unsuccessful deliveries can be retried"
             )));
         }
+    }
+    let expunged = store::events::get(db, &caller.tenant_id, &row.event_id)
+        .await?
+        .is_some_and(|event| event.expunge_time.is_some());
+    if expunged {
+        return Err(ServiceError::FailedPrecondition(format!(
+            "the data of event {} was expunged; there is nothing left to send",
+            row.event_id
+        )));
     }
     let updated = store::deliveries::requeue(db, row, now_micros()).await?;
     queue::notify_dispatchers(db).await?;

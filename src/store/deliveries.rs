@@ -166,7 +166,8 @@ pub async fn of_subscription<C: ConnectionTrait>(
         .await
 }
 
-/// Which of these events the tenant published in `[start, end)`.
+/// Which of these events the tenant published in `[start, end)` (expunged
+/// ones excepted: they have nothing left to send).
 pub async fn events_published_in<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
@@ -178,7 +179,8 @@ pub async fn events_published_in<C: ConnectionTrait>(
         .select_only()
         .column(event::Column::Id)
         .filter(event::Column::TenantId.eq(tenant_id))
-        .filter(event::Column::Id.is_in(event_ids));
+        .filter(event::Column::Id.is_in(event_ids))
+        .filter(event::Column::ExpungeTime.is_null());
     if let Some(start) = start {
         in_range = in_range.filter(event::Column::CreateTime.gte(start));
     }
@@ -246,6 +248,30 @@ pub async fn cancel_pending<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Cancels an event's pending deliveries, saying why (its data was
+/// expunged: there is nothing left to send). Returns how many.
+pub async fn cancel_pending_of_event<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    event_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbError> {
+    let result = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(Status::Cancelled as i16),
+        )
+        .col_expr(delivery::Column::LastError, Expr::value(reason))
+        .col_expr(delivery::Column::UpdateTime, Expr::value(now))
+        .filter(delivery::Column::TenantId.eq(tenant_id))
+        .filter(delivery::Column::EventId.eq(event_id))
+        .filter(delivery::Column::Status.eq(Status::Pending as i16))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Marks one claimed delivery cancelled (its subscription is gone or off).

@@ -20,6 +20,9 @@ pub struct Model {
     /// JSON object of the publisher's top-level attributes, if any.
     pub attributes: Option<String>,
     pub create_time: i64,
+    /// When ExpungeEvent removed the payload, attributes and metadata
+    /// (then empty text, `None` and `{}`); the row stays for the history.
+    pub expunge_time: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

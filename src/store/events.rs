@@ -1,6 +1,8 @@
-//! Reads of stored events: one by id, and pages in publish order.
+//! Reads of stored events (one by id, and pages in publish order) and
+//! expunging one's data.
 
 use super::event;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -66,4 +68,29 @@ pub async fn list_page<C: ConnectionTrait>(
         );
     }
     query.all(db).await
+}
+
+/// Removes an event's data (payload, metadata, attributes) and marks it
+/// expunged at `now`, unless it already is. Its row stays, for the
+/// delivery history that names it.
+pub async fn expunge<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
+    let result = event::Entity::update_many()
+        .col_expr(event::Column::Payload, Expr::value(""))
+        .col_expr(event::Column::Metadata, Expr::value("{}"))
+        .col_expr(
+            event::Column::Attributes,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(event::Column::ExpungeTime, Expr::value(now))
+        .filter(event::Column::TenantId.eq(tenant_id))
+        .filter(event::Column::Id.eq(id))
+        .filter(event::Column::ExpungeTime.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

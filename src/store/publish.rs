@@ -446,6 +446,7 @@ fn event_row(event: &event::Model) -> event::ActiveModel {
         metadata: Set(event.metadata.clone()),
         attributes: Set(event.attributes.clone()),
         create_time: Set(event.create_time),
+        expunge_time: Set(None),
     }
 }
 

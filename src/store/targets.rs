@@ -19,7 +19,9 @@ pub async fn load_targets<C: ConnectionTrait>(
 }
 
 /// One tenant's events among `ids`. Name the tenant: the primary key is
-/// (tenant_id, id), and ids alone would walk the whole index.
+/// (tenant_id, id), and ids alone would walk the whole index. Expunged
+/// events are left out: there is nothing to send, so a delivery of one
+/// (a retry scheduled while it was in flight) is cancelled, not sent.
 pub async fn load_events<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
@@ -28,6 +30,7 @@ pub async fn load_events<C: ConnectionTrait>(
     event::Entity::find()
         .filter(event::Column::TenantId.eq(tenant_id))
         .filter(event::Column::Id.is_in(ids))
+        .filter(event::Column::ExpungeTime.is_null())
         .all(db)
         .await
 }

@@ -12,9 +12,10 @@
 //!   local dispatcher takes at once;
 //! - `write`: a group of publishes in one transaction.
 //!
-//! `reads` serves GetEvent and ListEvents.
+//! `reads` serves GetEvent and ListEvents, `expunge` ExpungeEvent.
 
 mod catalog;
+mod expunge;
 mod idempotency;
 mod prepare;
 mod reads;
@@ -23,6 +24,7 @@ mod routing;
 mod write;
 
 pub use crate::domain::OPERATIONAL_PREFIX;
+pub use expunge::{EXPUNGED_REASON, expunge};
 pub use prepare::{MAX_BATCH, check_batch_size, prepare, publish_operational};
 pub use reads::{event_page_key, get, list};
 pub(super) use routing::RoutingCache;
@@ -62,6 +64,9 @@ pub struct Event {
     pub metadata: JsonObject,
     pub attributes: Option<JsonObject>,
     pub create_time: i64,
+    /// When ExpungeEvent removed its data: `payload` is then empty, and
+    /// `metadata` and `attributes` too.
+    pub expunge_time: Option<i64>,
 }
 
 #[derive(Clone, Debug)]

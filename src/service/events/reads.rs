@@ -78,5 +78,6 @@ pub(super) fn to_event(row: event::Model) -> Result<Event, ServiceError> {
         metadata,
         attributes,
         create_time: row.create_time,
+        expunge_time: row.expunge_time,
     })
 }

@@ -70,6 +70,7 @@ pub(super) fn plan(
                     .as_ref()
                     .map(|a| serde_json::Value::Object(a.clone()).to_string()),
                 create_time: now,
+                expunge_time: None,
             });
             let mut fanned_out = 0;
             for target in targets.iter().filter(|t| {
@@ -88,6 +89,7 @@ pub(super) fn plan(
                     metadata: new.metadata.clone(),
                     attributes: new.attributes.clone(),
                     create_time: now,
+                    expunge_time: None,
                 },
                 subscription_count: fanned_out,
                 duplicate: false,

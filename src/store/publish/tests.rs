@@ -29,6 +29,7 @@ fn event(tenant: &str, id: &str) -> event::Model {
         metadata: "{}".to_owned(),
         attributes: None,
         create_time: 1,
+        expunge_time: None,
     }
 }
 

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hookrelay/v1/event.proto\x12\x0chookrelay.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x03\n\x05\x45vent\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n\x05scope\x18\x03 \x01(\tR\x05scope\x12-\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x04\x64\x61ta\x12\x1d\n\tdata_json\x18\x05 \x01(\tH\x00R\x08\x64\x61taJson\x12=\n\x08metadata\x18\x06 \x03(\x0b\x32!.hookrelay.v1.Event.MetadataEntryR\x08metadata\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12@\n\x0fmetadata_object\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0emetadataObject\x12\x37\n\nattributes\x18\t \x01(\x0b\x32\x17.google.protobuf.StructR\nattributes\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\t\n\x07payload\"@\n\x13PublishEventRequest\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\"\x8e\x01\n\x14PublishEventResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\x12-\n\x12subscription_count\x18\x02 \x01(\rR\x11subscriptionCount\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"H\n\x19\x42\x61tchPublishEventsRequest\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.hookrelay.v1.EventR\x06\x65vents\"T\n\x1a\x42\x61tchPublishEventsResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32\x1c.hookrelay.v1.PublishedEventR\x07results\"\x88\x01\n\x0ePublishedEvent\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\x12-\n\x12subscription_count\x18\x02 \x01(\rR\x11subscriptionCount\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"!\n\x0fGetEventRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"=\n\x10GetEventResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\"\xeb\x01\n\x11ListEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x14\n\x05scope\x18\x04 \x01(\tR\x05scope\x12\x39\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"i\n\x12ListEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.hookrelay.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n\x12WatchEventsRequest\x12\x1f\n\x0b\x65vent_types\x18\x01 \x03(\tR\neventTypes\x12\x14\n\x05scope\x18\x02 \x01(\tR\x05scope\"@\n\x13WatchEventsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent2\xc0\x03\n\x0c\x45ventService\x12U\n\x0cPublishEvent\x12!.hookrelay.v1.PublishEventRequest\x1a\".hookrelay.v1.PublishEventResponse\x12g\n\x12\x42\x61tchPublishEvents\x12\'.hookrelay.v1.BatchPublishEventsRequest\x1a(.hookrelay.v1.BatchPublishEventsResponse\x12I\n\x08GetEvent\x12\x1d.hookrelay.v1.GetEventRequest\x1a\x1e.hookrelay.v1.GetEventResponse\x12O\n\nListEvents\x12\x1f.hookrelay.v1.ListEventsRequest\x1a .hookrelay.v1.ListEventsResponse\x12T\n\x0bWatchEvents\x12 .hookrelay.v1.WatchEventsRequest\x1a!.hookrelay.v1.WatchEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hookrelay/v1/event.proto\x12\x0chookrelay.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x04\n\x05\x45vent\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n\x05scope\x18\x03 \x01(\tR\x05scope\x12-\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructH\x00R\x04\x64\x61ta\x12\x1d\n\tdata_json\x18\x05 \x01(\tH\x00R\x08\x64\x61taJson\x12=\n\x08metadata\x18\x06 \x03(\x0b\x32!.hookrelay.v1.Event.MetadataEntryR\x08metadata\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12@\n\x0fmetadata_object\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0emetadataObject\x12\x37\n\nattributes\x18\t \x01(\x0b\x32\x17.google.protobuf.StructR\nattributes\x12=\n\x0c\x65xpunge_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x65xpungeTime\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\t\n\x07payload\"@\n\x13PublishEventRequest\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\"\x8e\x01\n\x14PublishEventResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\x12-\n\x12subscription_count\x18\x02 \x01(\rR\x11subscriptionCount\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"H\n\x19\x42\x61tchPublishEventsRequest\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.hookrelay.v1.EventR\x06\x65vents\"T\n\x1a\x42\x61tchPublishEventsResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32\x1c.hookrelay.v1.PublishedEventR\x07results\"\x88\x01\n\x0ePublishedEvent\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\x12-\n\x12subscription_count\x18\x02 \x01(\rR\x11subscriptionCount\x12\x1c\n\tduplicate\x18\x03 \x01(\x08R\tduplicate\"!\n\x0fGetEventRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"=\n\x10GetEventResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\"%\n\x13\x45xpungeEventRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"A\n\x14\x45xpungeEventResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent\"\xeb\x01\n\x11ListEventsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x14\n\x05scope\x18\x04 \x01(\tR\x05scope\x12\x39\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"i\n\x12ListEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.hookrelay.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n\x12WatchEventsRequest\x12\x1f\n\x0b\x65vent_types\x18\x01 \x03(\tR\neventTypes\x12\x14\n\x05scope\x18\x02 \x01(\tR\x05scope\"@\n\x13WatchEventsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.hookrelay.v1.EventR\x05\x65vent2\x97\x04\n\x0c\x45ventService\x12U\n\x0cPublishEvent\x12!.hookrelay.v1.PublishEventRequest\x1a\".hookrelay.v1.PublishEventResponse\x12g\n\x12\x42\x61tchPublishEvents\x12\'.hookrelay.v1.BatchPublishEventsRequest\x1a(.hookrelay.v1.BatchPublishEventsResponse\x12I\n\x08GetEvent\x12\x1d.hookrelay.v1.GetEventRequest\x1a\x1e.hookrelay.v1.GetEventResponse\x12O\n\nListEvents\x12\x1f.hookrelay.v1.ListEventsRequest\x1a .hookrelay.v1.ListEventsResponse\x12T\n\x0bWatchEvents\x12 .hookrelay.v1.WatchEventsRequest\x1a!.hookrelay.v1.WatchEventsResponse0\x01\x12U\n\x0c\x45xpungeEvent\x12!.hookrelay.v1.ExpungeEventRequest\x1a\".hookrelay.v1.ExpungeEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,31 +36,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENT_METADATAENTRY']._loaded_options = None
   _globals['_EVENT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_EVENT']._serialized_start=106
-  _globals['_EVENT']._serialized_end=568
-  _globals['_EVENT_METADATAENTRY']._serialized_start=498
-  _globals['_EVENT_METADATAENTRY']._serialized_end=557
-  _globals['_PUBLISHEVENTREQUEST']._serialized_start=570
-  _globals['_PUBLISHEVENTREQUEST']._serialized_end=634
-  _globals['_PUBLISHEVENTRESPONSE']._serialized_start=637
-  _globals['_PUBLISHEVENTRESPONSE']._serialized_end=779
-  _globals['_BATCHPUBLISHEVENTSREQUEST']._serialized_start=781
-  _globals['_BATCHPUBLISHEVENTSREQUEST']._serialized_end=853
-  _globals['_BATCHPUBLISHEVENTSRESPONSE']._serialized_start=855
-  _globals['_BATCHPUBLISHEVENTSRESPONSE']._serialized_end=939
-  _globals['_PUBLISHEDEVENT']._serialized_start=942
-  _globals['_PUBLISHEDEVENT']._serialized_end=1078
-  _globals['_GETEVENTREQUEST']._serialized_start=1080
-  _globals['_GETEVENTREQUEST']._serialized_end=1113
-  _globals['_GETEVENTRESPONSE']._serialized_start=1115
-  _globals['_GETEVENTRESPONSE']._serialized_end=1176
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1179
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1414
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1416
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1521
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=1523
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=1598
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=1600
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=1664
-  _globals['_EVENTSERVICE']._serialized_start=1667
-  _globals['_EVENTSERVICE']._serialized_end=2115
+  _globals['_EVENT']._serialized_end=631
+  _globals['_EVENT_METADATAENTRY']._serialized_start=561
+  _globals['_EVENT_METADATAENTRY']._serialized_end=620
+  _globals['_PUBLISHEVENTREQUEST']._serialized_start=633
+  _globals['_PUBLISHEVENTREQUEST']._serialized_end=697
+  _globals['_PUBLISHEVENTRESPONSE']._serialized_start=700
+  _globals['_PUBLISHEVENTRESPONSE']._serialized_end=842
+  _globals['_BATCHPUBLISHEVENTSREQUEST']._serialized_start=844
+  _globals['_BATCHPUBLISHEVENTSREQUEST']._serialized_end=916
+  _globals['_BATCHPUBLISHEVENTSRESPONSE']._serialized_start=918
+  _globals['_BATCHPUBLISHEVENTSRESPONSE']._serialized_end=1002
+  _globals['_PUBLISHEDEVENT']._serialized_start=1005
+  _globals['_PUBLISHEDEVENT']._serialized_end=1141
+  _globals['_GETEVENTREQUEST']._serialized_start=1143
+  _globals['_GETEVENTREQUEST']._serialized_end=1176
+  _globals['_GETEVENTRESPONSE']._serialized_start=1178
+  _globals['_GETEVENTRESPONSE']._serialized_end=1239
+  _globals['_EXPUNGEEVENTREQUEST']._serialized_start=1241
+  _globals['_EXPUNGEEVENTREQUEST']._serialized_end=1278
+  _globals['_EXPUNGEEVENTRESPONSE']._serialized_start=1280
+  _globals['_EXPUNGEEVENTRESPONSE']._serialized_end=1345
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1348
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1583
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1585
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1690
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=1692
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=1767
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=1769
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=1833
+  _globals['_EVENTSERVICE']._serialized_start=1836
+  _globals['_EVENTSERVICE']._serialized_end=2371
 # @@protoc_insertion_point(module_scope)

@@ -29,8 +29,8 @@ class EventServiceStub:
     """Publishes events and reads the event log. Publishing fans an event out to every
     matching enabled subscription (at-least-once delivery). Every request needs
     `authorization: Bearer <token>`; publishing requires the publish capability,
-    reads require read. A key restricted to a scope only sees and creates events
-    in that scope.
+    reads require read, expunging requires manage. A key restricted to a scope
+    only sees and creates events in that scope.
     """
 
     def __init__(self, channel):
@@ -64,14 +64,19 @@ class EventServiceStub:
                 request_serializer=hookrelay_dot_v1_dot_event__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=hookrelay_dot_v1_dot_event__pb2.WatchEventsResponse.FromString,
                 _registered_method=True)
+        self.ExpungeEvent = channel.unary_unary(
+                '/hookrelay.v1.EventService/ExpungeEvent',
+                request_serializer=hookrelay_dot_v1_dot_event__pb2.ExpungeEventRequest.SerializeToString,
+                response_deserializer=hookrelay_dot_v1_dot_event__pb2.ExpungeEventResponse.FromString,
+                _registered_method=True)
 
 
 class EventServiceServicer:
     """Publishes events and reads the event log. Publishing fans an event out to every
     matching enabled subscription (at-least-once delivery). Every request needs
     `authorization: Bearer <token>`; publishing requires the publish capability,
-    reads require read. A key restricted to a scope only sees and creates events
-    in that scope.
+    reads require read, expunging requires manage. A key restricted to a scope
+    only sees and creates events in that scope.
     """
 
     def PublishEvent(self, request, context):
@@ -109,6 +114,21 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExpungeEvent(self, request, context):
+        """Removes one event's data at once, for a data-protection request: its
+        payload, metadata and attributes are deleted and `expunge_time` is set.
+        The event's id, type, scope and create_time stay, and so do its
+        deliveries and their attempts (which never hold the payload), so the
+        delivery history stays readable. Its pending deliveries are cancelled
+        (last_error says why), RetryDelivery refuses its deliveries and
+        ReplayEvents skips it. Expunging an expunged event changes nothing.
+        Requires the manage capability; another tenant's event, or one outside
+        the key's scope, is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +157,11 @@ def add_EventServiceServicer_to_server(servicer, server):
                     request_deserializer=hookrelay_dot_v1_dot_event__pb2.WatchEventsRequest.FromString,
                     response_serializer=hookrelay_dot_v1_dot_event__pb2.WatchEventsResponse.SerializeToString,
             ),
+            'ExpungeEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpungeEvent,
+                    request_deserializer=hookrelay_dot_v1_dot_event__pb2.ExpungeEventRequest.FromString,
+                    response_serializer=hookrelay_dot_v1_dot_event__pb2.ExpungeEventResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hookrelay.v1.EventService', rpc_method_handlers)
@@ -149,8 +174,8 @@ class EventService:
     """Publishes events and reads the event log. Publishing fans an event out to every
     matching enabled subscription (at-least-once delivery). Every request needs
     `authorization: Bearer <token>`; publishing requires the publish capability,
-    reads require read. A key restricted to a scope only sees and creates events
-    in that scope.
+    reads require read, expunging requires manage. A key restricted to a scope
+    only sees and creates events in that scope.
     """
 
     @staticmethod
@@ -278,6 +303,33 @@ class EventService:
             '/hookrelay.v1.EventService/WatchEvents',
             hookrelay_dot_v1_dot_event__pb2.WatchEventsRequest.SerializeToString,
             hookrelay_dot_v1_dot_event__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpungeEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookrelay.v1.EventService/ExpungeEvent',
+            hookrelay_dot_v1_dot_event__pb2.ExpungeEventRequest.SerializeToString,
+            hookrelay_dot_v1_dot_event__pb2.ExpungeEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

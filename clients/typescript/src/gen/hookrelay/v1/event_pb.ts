@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/v1/event.proto.
  */
 export const file_hookrelay_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chhob29rcmVsYXkvdjEvZXZlbnQucHJvdG8SDGhvb2tyZWxheS52MSLvAgoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRINCgVzY29wZRgDIAEoCRInCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEgAEhMKCWRhdGFfanNvbhgFIAEoCUgAEjMKCG1ldGFkYXRhGAYgAygLMiEuaG9va3JlbGF5LnYxLkV2ZW50Lk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD21ldGFkYXRhX29iamVjdBgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoKYXR0cmlidXRlcxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB3BheWxvYWQiOQoTUHVibGlzaEV2ZW50UmVxdWVzdBIiCgVldmVudBgBIAEoCzITLmhvb2tyZWxheS52MS5FdmVudCJpChRQdWJsaXNoRXZlbnRSZXNwb25zZRIiCgVldmVudBgBIAEoCzITLmhvb2tyZWxheS52MS5FdmVudBIaChJzdWJzY3JpcHRpb25fY291bnQYAiABKA0SEQoJZHVwbGljYXRlGAMgASgIIkAKGUJhdGNoUHVibGlzaEV2ZW50c1JlcXVlc3QSIwoGZXZlbnRzGAEgAygLMhMuaG9va3JlbGF5LnYxLkV2ZW50IksKGkJhdGNoUHVibGlzaEV2ZW50c1Jlc3BvbnNlEi0KB3Jlc3VsdHMYASADKAsyHC5ob29rcmVsYXkudjEuUHVibGlzaGVkRXZlbnQiYwoOUHVibGlzaGVkRXZlbnQSIgoFZXZlbnQYASABKAsyEy5ob29rcmVsYXkudjEuRXZlbnQSGgoSc3Vic2NyaXB0aW9uX2NvdW50GAIgASgNEhEKCWR1cGxpY2F0ZRgDIAEoCCIdCg9HZXRFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiNgoQR2V0RXZlbnRSZXNwb25zZRIiCgVldmVudBgBIAEoCzITLmhvb2tyZWxheS52MS5FdmVudCK1AQoRTGlzdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDAoEdHlwZRgDIAEoCRINCgVzY29wZRgEIAEoCRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUgoSTGlzdEV2ZW50c1Jlc3BvbnNlEiMKBmV2ZW50cxgBIAMoCzITLmhvb2tyZWxheS52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAoSV2F0Y2hFdmVudHNSZXF1ZXN0EhMKC2V2ZW50X3R5cGVzGAEgAygJEg0KBXNjb3BlGAIgASgJIjkKE1dhdGNoRXZlbnRzUmVzcG9uc2USIgoFZXZlbnQYASABKAsyEy5ob29rcmVsYXkudjEuRXZlbnQywAMKDEV2ZW50U2VydmljZRJVCgxQdWJsaXNoRXZlbnQSIS5ob29rcmVsYXkudjEuUHVibGlzaEV2ZW50UmVxdWVzdBoiLmhvb2tyZWxheS52MS5QdWJsaXNoRXZlbnRSZXNwb25zZRJnChJCYXRjaFB1Ymxpc2hFdmVudHMSJy5ob29rcmVsYXkudjEuQmF0Y2hQdWJsaXNoRXZlbnRzUmVxdWVzdBooLmhvb2tyZWxheS52MS5CYXRjaFB1Ymxpc2hFdmVudHNSZXNwb25zZRJJCghHZXRFdmVudBIdLmhvb2tyZWxheS52MS5HZXRFdmVudFJlcXVlc3QaHi5ob29rcmVsYXkudjEuR2V0RXZlbnRSZXNwb25zZRJPCgpMaXN0RXZlbnRzEh8uaG9va3JlbGF5LnYxLkxpc3RFdmVudHNSZXF1ZXN0GiAuaG9va3JlbGF5LnYxLkxpc3RFdmVudHNSZXNwb25zZRJUCgtXYXRjaEV2ZW50cxIgLmhvb2tyZWxheS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIS5ob29rcmVsYXkudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chhob29rcmVsYXkvdjEvZXZlbnQucHJvdG8SDGhvb2tyZWxheS52MSKhAwoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRINCgVzY29wZRgDIAEoCRInCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEgAEhMKCWRhdGFfanNvbhgFIAEoCUgAEjMKCG1ldGFkYXRhGAYgAygLMiEuaG9va3JlbGF5LnYxLkV2ZW50Lk1ldGFkYXRhRW50cnkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD21ldGFkYXRhX29iamVjdBgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoKYXR0cmlidXRlcxgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMAoMZXhwdW5nZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHcGF5bG9hZCI5ChNQdWJsaXNoRXZlbnRSZXF1ZXN0EiIKBWV2ZW50GAEgASgLMhMuaG9va3JlbGF5LnYxLkV2ZW50ImkKFFB1Ymxpc2hFdmVudFJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuaG9va3JlbGF5LnYxLkV2ZW50EhoKEnN1YnNjcmlwdGlvbl9jb3VudBgCIAEoDRIRCglkdXBsaWNhdGUYAyABKAgiQAoZQmF0Y2hQdWJsaXNoRXZlbnRzUmVxdWVzdBIjCgZldmVudHMYASADKAsyEy5ob29rcmVsYXkudjEuRXZlbnQiSwoaQmF0Y2hQdWJsaXNoRXZlbnRzUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmhvb2tyZWxheS52MS5QdWJsaXNoZWRFdmVudCJjCg5QdWJsaXNoZWRFdmVudBIiCgVldmVudBgBIAEoCzITLmhvb2tyZWxheS52MS5FdmVudBIaChJzdWJzY3JpcHRpb25fY291bnQYAiABKA0SEQoJZHVwbGljYXRlGAMgASgIIh0KD0dldEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI2ChBHZXRFdmVudFJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuaG9va3JlbGF5LnYxLkV2ZW50IiEKE0V4cHVuZ2VFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiOgoURXhwdW5nZUV2ZW50UmVzcG9uc2USIgoFZXZlbnQYASABKAsyEy5ob29rcmVsYXkudjEuRXZlbnQitQEKEUxpc3RFdmVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEgwKBHR5cGUYAyABKAkSDQoFc2NvcGUYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkxpc3RFdmVudHNSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5ob29rcmVsYXkudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjgKEldhdGNoRXZlbnRzUmVxdWVzdBITCgtldmVudF90eXBlcxgBIAMoCRINCgVzY29wZRgCIAEoCSI5ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuaG9va3JlbGF5LnYxLkV2ZW50MpcECgxFdmVudFNlcnZpY2USVQoMUHVibGlzaEV2ZW50EiEuaG9va3JlbGF5LnYxLlB1Ymxpc2hFdmVudFJlcXVlc3QaIi5ob29rcmVsYXkudjEuUHVibGlzaEV2ZW50UmVzcG9uc2USZwoSQmF0Y2hQdWJsaXNoRXZlbnRzEicuaG9va3JlbGF5LnYxLkJhdGNoUHVibGlzaEV2ZW50c1JlcXVlc3QaKC5ob29rcmVsYXkudjEuQmF0Y2hQdWJsaXNoRXZlbnRzUmVzcG9uc2USSQoIR2V0RXZlbnQSHS5ob29rcmVsYXkudjEuR2V0RXZlbnRSZXF1ZXN0Gh4uaG9va3JlbGF5LnYxLkdldEV2ZW50UmVzcG9uc2USTwoKTGlzdEV2ZW50cxIfLmhvb2tyZWxheS52MS5MaXN0RXZlbnRzUmVxdWVzdBogLmhvb2tyZWxheS52MS5MaXN0RXZlbnRzUmVzcG9uc2USVAoLV2F0Y2hFdmVudHMSIC5ob29rcmVsYXkudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiEuaG9va3JlbGF5LnYxLldhdGNoRXZlbnRzUmVzcG9uc2UwARJVCgxFeHB1bmdlRXZlbnQSIS5ob29rcmVsYXkudjEuRXhwdW5nZUV2ZW50UmVxdWVzdBoiLmhvb2tyZWxheS52MS5FeHB1bmdlRXZlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Something that happened, published once and delivered to matching subscriptions.
@@ -99,6 +99,15 @@ export type Event = Message<"hookrelay.v1.Event"> & {
    * @generated from field: google.protobuf.Struct attributes = 9;
    */
   attributes?: JsonObject | undefined;
+
+  /**
+   * Output only. When ExpungeEvent removed the event's data; unset while the
+   * event has it. An expunged event has no `data`/`data_json`, no
+   * `metadata` and no `attributes`.
+   *
+   * @generated from field: google.protobuf.Timestamp expunge_time = 10;
+   */
+  expungeTime?: Timestamp | undefined;
 };
 
 /**
@@ -285,6 +294,48 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
   messageDesc(file_hookrelay_v1_event, 7);
 
 /**
+ * Request for EventService.ExpungeEvent.
+ *
+ * @generated from message hookrelay.v1.ExpungeEventRequest
+ */
+export type ExpungeEventRequest = Message<"hookrelay.v1.ExpungeEventRequest"> & {
+  /**
+   * Id of the event whose data to remove.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message hookrelay.v1.ExpungeEventRequest.
+ * Use `create(ExpungeEventRequestSchema)` to create a new message.
+ */
+export const ExpungeEventRequestSchema: GenMessage<ExpungeEventRequest> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_event, 8);
+
+/**
+ * Response for EventService.ExpungeEvent.
+ *
+ * @generated from message hookrelay.v1.ExpungeEventResponse
+ */
+export type ExpungeEventResponse = Message<"hookrelay.v1.ExpungeEventResponse"> & {
+  /**
+   * The event as it is now: without its data, with `expunge_time` set.
+   *
+   * @generated from field: hookrelay.v1.Event event = 1;
+   */
+  event?: Event | undefined;
+};
+
+/**
+ * Describes the message hookrelay.v1.ExpungeEventResponse.
+ * Use `create(ExpungeEventResponseSchema)` to create a new message.
+ */
+export const ExpungeEventResponseSchema: GenMessage<ExpungeEventResponse> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_event, 9);
+
+/**
  * Request for EventService.ListEvents.
  *
  * @generated from message hookrelay.v1.ListEventsRequest
@@ -338,7 +389,7 @@ export type ListEventsRequest = Message<"hookrelay.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_event, 8);
+  messageDesc(file_hookrelay_v1_event, 10);
 
 /**
  * Response for EventService.ListEvents.
@@ -366,7 +417,7 @@ export type ListEventsResponse = Message<"hookrelay.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_event, 9);
+  messageDesc(file_hookrelay_v1_event, 11);
 
 /**
  * Request for EventService.WatchEvents.
@@ -395,7 +446,7 @@ export type WatchEventsRequest = Message<"hookrelay.v1.WatchEventsRequest"> & {
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_event, 10);
+  messageDesc(file_hookrelay_v1_event, 12);
 
 /**
  * One message of the EventService.WatchEvents stream.
@@ -416,14 +467,14 @@ export type WatchEventsResponse = Message<"hookrelay.v1.WatchEventsResponse"> & 
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_v1_event, 11);
+  messageDesc(file_hookrelay_v1_event, 13);
 
 /**
  * Publishes events and reads the event log. Publishing fans an event out to every
  * matching enabled subscription (at-least-once delivery). Every request needs
  * `authorization: Bearer <token>`; publishing requires the publish capability,
- * reads require read. A key restricted to a scope only sees and creates events
- * in that scope.
+ * reads require read, expunging requires manage. A key restricted to a scope
+ * only sees and creates events in that scope.
  *
  * @generated from service hookrelay.v1.EventService
  */
@@ -477,6 +528,24 @@ export const EventService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchEventsRequestSchema;
     output: typeof WatchEventsResponseSchema;
+  },
+  /**
+   * Removes one event's data at once, for a data-protection request: its
+   * payload, metadata and attributes are deleted and `expunge_time` is set.
+   * The event's id, type, scope and create_time stay, and so do its
+   * deliveries and their attempts (which never hold the payload), so the
+   * delivery history stays readable. Its pending deliveries are cancelled
+   * (last_error says why), RetryDelivery refuses its deliveries and
+   * ReplayEvents skips it. Expunging an expunged event changes nothing.
+   * Requires the manage capability; another tenant's event, or one outside
+   * the key's scope, is NOT_FOUND.
+   *
+   * @generated from rpc hookrelay.v1.EventService.ExpungeEvent
+   */
+  expungeEvent: {
+    methodKind: "unary";
+    input: typeof ExpungeEventRequestSchema;
+    output: typeof ExpungeEventResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookrelay_v1_event, 0);
