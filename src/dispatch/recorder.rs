@@ -8,6 +8,7 @@
 
 use super::{Dispatcher, Target};
 use crate::domain::latest_by_subscription;
+use crate::service::ServiceError;
 use crate::service::auto_disable::{self, DisabledSubscription};
 use crate::service::changes::Change;
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
@@ -77,13 +78,8 @@ impl Dispatcher {
             changes.push(finished.change);
             rows.push((finished.record, finished.next));
         }
-        let failing = match deliveries::record_attempts(&self.db, rows).await {
-            Ok(failing) => failing,
-            Err(err) => {
-                // Their leases run out and they are sent again: at-least-once.
-                tracing::warn!(error = %err, "recording attempt results failed");
-                return;
-            }
+        let Some(failing) = self.record_until_written(rows).await else {
+            return;
         };
         // An ordered subscription's next delivery became claimable just now.
         if changes.iter().any(|change| change.ordered) {
@@ -97,6 +93,34 @@ impl Dispatcher {
         to_disable.extend(self.failing_too_long(failing, &targets));
         for subscription in to_disable {
             self.disable(subscription).await;
+        }
+    }
+
+    /// Writes a group of results, retrying while the database is away for
+    /// up to a third of a lease: the deliveries stay leased to this process
+    /// meanwhile (they were last renewed at most that long ago), so a
+    /// database that comes back in time costs no second send. Past that,
+    /// or on any other error, the group is dropped: the leases run out and
+    /// the deliveries are sent again (at-least-once).
+    async fn record_until_written(
+        &self,
+        rows: Vec<(AttemptRecord, NextStep)>,
+    ) -> Option<HashMap<String, i64>> {
+        let give_up = Instant::now() + self.settings.lease / 3;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match deliveries::record_attempts(&self.db, rows.clone()).await {
+                Ok(failing) => return Some(failing),
+                Err(ServiceError::Unavailable(err)) if Instant::now() + pause < give_up => {
+                    tracing::warn!(error = %err, results = rows.len(), retry_in = ?pause, "the database is away: recording attempt results again shortly");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, results = rows.len(), "recording attempt results failed; their leases will run out and they will be sent again");
+                    return None;
+                }
+            }
         }
     }
 
