@@ -359,10 +359,11 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Connects and migrates; shared by `serve` and the bootstrap commands.
 pub async fn open_database(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
-    let db = store::connect(
+    let db = store::connect_capped(
         &settings.database_url,
         settings.max_db_connections,
         settings.sqlite_synchronous == SqliteSynchronous::Full,
+        settings.sqlite_max_size_mib,
     )
     .await
     .map_err(StartupError::Database)?;

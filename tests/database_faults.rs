@@ -397,3 +397,150 @@ async fn misbehaving_receivers_are_bounded(backend: Backend) {
 }
 
 on_both_databases!(misbehaving_receivers_are_bounded);
+
+/// SQLite with no room left (here the file at `sqlite_max_size_mib`, which
+/// fails writes exactly as a full disk does, with SQLITE_FULL): publishes
+/// are refused with RESOURCE_EXHAUSTED and say why, none hangs, the file
+/// stays sound, every acknowledged event is delivered, and once space is
+/// freed publishing works again by itself.
+#[tokio::test]
+async fn sqlite_full_refuses_publishes_and_recovers() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app_with(Backend::Sqlite, |s| s.sqlite_max_size_mib = 1).await;
+    let receiver = TestReceiver::start().await;
+    register_event_type(app.channel(), &app.tenant.token, EVENT_TYPE).await;
+    delivering::subscribe(
+        &app,
+        Subscription {
+            name: "filling".to_owned(),
+            url: receiver.url("/filling"),
+            event_types: vec![EVENT_TYPE.to_owned()],
+            retry_policy: fast_retries(10),
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = EventServiceClient::new(app.channel());
+    let padding = "x".repeat(4_000);
+    let publish = |n: usize| {
+        let mut client = client.clone();
+        let token = app.tenant.token.clone();
+        let padding = padding.clone();
+        async move {
+            let started = Instant::now();
+            let result = client
+                .publish_event(common::authed(
+                    &token,
+                    PublishEventRequest {
+                        event: Some(event(serde_json::json!({"seq": n, "padding": padding}))),
+                    },
+                ))
+                .await;
+            (
+                started.elapsed(),
+                result.map(|r| r.into_inner().event.expect("event").id),
+            )
+        }
+    };
+    let mut acknowledged = HashSet::new();
+    let mut refusal = None;
+    let mut slowest = Duration::ZERO;
+    for n in 0..1_000 {
+        let (took, result) = publish(n).await;
+        slowest = slowest.max(took);
+        match result {
+            Ok(id) => {
+                acknowledged.insert(id);
+            }
+            Err(status) => {
+                refusal = Some(status);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("1,000 events of 4 KB never filled a 1 MiB database");
+    assert_eq!(
+        refusal.code(),
+        tonic::Code::ResourceExhausted,
+        "{refusal:?}"
+    );
+    assert!(
+        refusal.message().contains("database is full"),
+        "the refusal says why: {refusal:?}"
+    );
+    // Still full: refused again, at once.
+    let (took, again) = publish(1_000).await;
+    slowest = slowest.max(took);
+    assert_eq!(
+        again.expect_err("the database is still full").code(),
+        tonic::Code::ResourceExhausted
+    );
+    assert!(
+        slowest < Duration::from_secs(15),
+        "a publish hung for {slowest:?}"
+    );
+
+    let integrity = app
+        .db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .expect("integrity check")
+        .expect("a row");
+    let verdict: String = integrity.try_get_by_index(0).expect("text");
+    assert_eq!(verdict, "ok", "the full database is still sound");
+
+    let delivered = wait_until(Duration::from_secs(30), || async {
+        let seen: HashSet<String> = receiver
+            .received()
+            .iter()
+            .map(delivering::webhook_id)
+            .collect();
+        acknowledged.iter().all(|id| seen.contains(id))
+    })
+    .await;
+    let seen: HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(delivering::webhook_id)
+        .collect();
+    let lost = acknowledged.iter().filter(|id| !seen.contains(*id)).count();
+    println!(
+        "sqlite full: {} publishes acknowledged before the cap, refused with {:?}, slowest call {slowest:?}, {lost} acknowledged lost",
+        acknowledged.len(),
+        refusal.code(),
+    );
+    assert!(
+        delivered && lost == 0,
+        "{lost} acknowledged events were never delivered"
+    );
+
+    // The operator frees space (as retention would): the next publishes
+    // go through and are delivered, with no restart.
+    app.db
+        .execute_unprepared(
+            "DELETE FROM delivery_attempts; DELETE FROM deliveries; DELETE FROM events;",
+        )
+        .await
+        .expect("free space");
+    let resumed = wait_until(Duration::from_secs(10), || async {
+        publish(2_000).await.1.is_ok()
+    })
+    .await;
+    assert!(resumed, "publishing never resumed once space was freed");
+    let (_, after) = publish(2_001).await;
+    let after = after.expect("a publish after space returned");
+    let arrived = wait_until(Duration::from_secs(10), || async {
+        receiver
+            .received()
+            .iter()
+            .any(|r| delivering::webhook_id(r) == after)
+    })
+    .await;
+    assert!(
+        arrived,
+        "the event published after the recovery was delivered"
+    );
+}

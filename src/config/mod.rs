@@ -69,6 +69,10 @@ pub struct Settings {
     /// SQLite durability: `full` (default) survives power loss; `normal` is
     /// faster and may lose the last commits on power loss (never on a crash).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Caps the SQLite database at this many MiB (0: no cap). Past it,
+    /// publishes fail with RESOURCE_EXHAUSTED, as on a full disk, until
+    /// retention (or an operator) frees space; reads go on working.
+    pub sqlite_max_size_mib: u64,
     /// Maximum connections in the Postgres pool (SQLite always uses one writer).
     pub max_db_connections: u32,
     /// Where Prometheus scrapes `/metrics` (plain HTTP); off when unset.
@@ -242,6 +246,7 @@ impl Default for Settings {
             health_check_interval_ms: 5_000,
             shutdown_grace_ms: 10_000,
             sqlite_synchronous: SqliteSynchronous::Full,
+            sqlite_max_size_mib: 0,
             max_db_connections: 10,
             metrics_listen: None,
             otlp_endpoint: None,

@@ -96,7 +96,8 @@ impl Dispatcher {
         }
     }
 
-    /// Writes a group of results, retrying while the database is away for
+    /// Writes a group of results, retrying while the database is away (or
+    /// full) for
     /// up to a third of a lease: the deliveries stay leased to this process
     /// meanwhile (they were last renewed at most that long ago), so a
     /// database that comes back in time costs no second send. Past that,
@@ -111,8 +112,10 @@ impl Dispatcher {
         loop {
             match deliveries::record_attempts(&self.db, rows.clone()).await {
                 Ok(failing) => return Some(failing),
-                Err(ServiceError::Unavailable(err)) if Instant::now() + pause < give_up => {
-                    tracing::warn!(error = %err, results = rows.len(), retry_in = ?pause, "the database is away: recording attempt results again shortly");
+                Err(ServiceError::Unavailable(err) | ServiceError::StorageFull(err))
+                    if Instant::now() + pause < give_up =>
+                {
+                    tracing::warn!(error = %err, results = rows.len(), retry_in = ?pause, "the database is away or full: recording attempt results again shortly");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }

@@ -73,6 +73,14 @@ impl From<ServiceError> for Status {
                     info("DATABASE_UNAVAILABLE"),
                 )
             }
+            ServiceError::StorageFull(ref db_err) => {
+                tracing::error!(error = %db_err, "the database is full: writes are refused until space is freed (retention, a larger sqlite_max_size_mib, or disk space)");
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    "the database is full; nothing was written. Retry once the operator has freed space",
+                    info("DATABASE_FULL"),
+                )
+            }
             ServiceError::Internal(ref detail) => {
                 // The detail may name tables or rows: log it, don't return it.
                 tracing::error!(error = %detail, "internal error");

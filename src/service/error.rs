@@ -2,7 +2,7 @@
 //! code in `grpc::status`; the messages are written for the caller to act on.
 
 use crate::domain::{Capability, IdKind, is_valid_id};
-use crate::store::{DbError, is_unavailable, is_unique_violation};
+use crate::store::{DbError, is_storage_full, is_unavailable, is_unique_violation};
 
 /// One invalid field: its path in the request (`subscription.url`) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +38,10 @@ pub enum ServiceError {
     QuotaExceeded(String),
     #[error("the database is unavailable, retry shortly: {0}")]
     Unavailable(DbError),
+    /// The database has no room for the write (a full disk, or SQLite at
+    /// `sqlite_max_size_mib`): nothing was written.
+    #[error("the database is full: {0}")]
+    StorageFull(DbError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -116,6 +120,8 @@ impl From<DbError> for ServiceError {
     fn from(err: DbError) -> Self {
         if is_unavailable(&err) {
             Self::Unavailable(err)
+        } else if is_storage_full(&err) {
+            Self::StorageFull(err)
         } else {
             Self::Internal(err.to_string())
         }

@@ -147,14 +147,18 @@ impl Writer {
                 Err(err) => {
                     // ServiceError is not Clone (it may hold a DbErr): every request
                     // gets the same class of failure with the same text.
-                    let unavailable = matches!(err, ServiceError::Unavailable(_));
                     let message = err.to_string();
+                    let copy = |message: String| match err {
+                        ServiceError::Unavailable(_) => {
+                            ServiceError::Unavailable(crate::store::unavailable(message))
+                        }
+                        ServiceError::StorageFull(_) => {
+                            ServiceError::StorageFull(crate::store::unavailable(message))
+                        }
+                        _ => ServiceError::Internal(message),
+                    };
                     for reply in replies {
-                        let _ = reply.send(Err(if unavailable {
-                            ServiceError::Unavailable(crate::store::unavailable(message.clone()))
-                        } else {
-                            ServiceError::Internal(message.clone())
-                        }));
+                        let _ = reply.send(Err(copy(message.clone())));
                     }
                 }
             }

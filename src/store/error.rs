@@ -35,6 +35,20 @@ fn is_postgres_admin_shutdown(err: &sea_orm::sqlx::Error) -> bool {
         .is_some_and(|code| code.starts_with("57") || code.starts_with("08"))
 }
 
+/// The database has no room for the write: SQLite's SQLITE_FULL (a full
+/// disk, or the file at its `max_page_count`), Postgres's class 53
+/// 53100 (disk full).
+pub fn is_storage_full(err: &DbError) -> bool {
+    let sqlx_error = match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    sqlx_error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "13" || code == "53100")
+}
+
 /// True when the error is a unique-constraint violation: a duplicate key.
 pub fn is_unique_violation(err: &DbError) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -33,7 +33,7 @@ pub mod tenant;
 pub mod tenants;
 pub mod wake;
 
-pub use error::{DbError, is_unavailable, is_unique_violation, unavailable};
+pub use error::{DbError, is_storage_full, is_unavailable, is_unique_violation, unavailable};
 pub use sea_orm::{
     ConnectionTrait as Connection, TransactionSession, TransactionTrait as Transactional,
 };
@@ -66,6 +66,20 @@ pub async fn connect(
     max_connections: u32,
     durable_commits: bool,
 ) -> Result<DatabaseConnection, DbErr> {
+    connect_capped(url, max_connections, durable_commits, 0).await
+}
+
+/// [`connect`], and on SQLite with a cap on the database's size.
+/// `sqlite_max_size_mib` (SQLite only, 0: none) caps the database file:
+/// past it every write fails as on a full disk (SQLITE_FULL), which
+/// publishers hear as RESOURCE_EXHAUSTED, while reads and deletes (so
+/// retention) go on working.
+pub async fn connect_capped(
+    url: &str,
+    max_connections: u32,
+    durable_commits: bool,
+    sqlite_max_size_mib: u64,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = pool_options(&normalise_sqlite_url(url));
     if url.starts_with("sqlite:") {
         options
@@ -87,7 +101,8 @@ pub async fn connect(
                 // new file only; an older one keeps auto_vacuum = NONE
                 // (freed pages are reused, the file never shrinks) until a
                 // VACUUM, which retention's start-up warning spells out.
-                opts.auto_vacuum(SqliteAutoVacuum::Incremental)
+                let opts = opts
+                    .auto_vacuum(SqliteAutoVacuum::Incremental)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(if durable_commits {
                         SqliteSynchronous::Full
@@ -96,7 +111,13 @@ pub async fn connect(
                     })
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
-                    .statement_cache_capacity(STATEMENT_CACHE)
+                    .statement_cache_capacity(STATEMENT_CACHE);
+                if sqlite_max_size_mib == 0 {
+                    opts
+                } else {
+                    // SQLite's default page is 4 KiB: 256 pages a MiB.
+                    opts.pragma("max_page_count", (sqlite_max_size_mib * 256).to_string())
+                }
             });
     } else {
         options
