@@ -231,6 +231,12 @@ const scenarios = {
     await logged.waitFor();
     check((await logged.textContent()).includes("succeeded"), "the log does not show the delivery as succeeded");
     await shot(page, "deliveries");
+    // Its time filter: before the delivery, nothing; since 2000, the delivery.
+    await go(page, "#/deliveries?to=2000-01-01T00%3A00");
+    await page.getByText("No deliveries match these filters.").waitFor();
+    await go(page, "#/deliveries?from=2000-01-01T00%3A00");
+    await page.locator("tbody tr", { hasText: event.id }).waitFor();
+    await go(page, "#/deliveries");
     await logged.getByRole("link").first().click();
     await page.getByTestId("attempt").first().waitFor();
     await shot(page, "delivery");

@@ -68,6 +68,9 @@ impl DeliveryService for DeliveryApi {
             subscription_id: non_empty(request.subscription_id),
             event_id: non_empty(request.event_id),
             status: status_filter(request.status)?,
+            start_time: request.start_time.map(micros_from_pb),
+            end_time: request.end_time.map(micros_from_pb),
+            newest_first: newest_first(&request.order_by)?,
         };
         let mut found = deliveries::list(
             &self.state.db,
@@ -204,6 +207,19 @@ fn stats_bucket_to_pb(bucket: BucketSummary) -> pb::DeliveryStatsBucket {
 
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
+}
+
+/// `order_by`: creation order (the default) or its reverse, as AIP-132
+/// spells them.
+fn newest_first(order_by: &str) -> Result<bool, ServiceError> {
+    match order_by.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [] | ["create_time"] | ["create_time", "asc"] => Ok(false),
+        ["create_time", "desc"] => Ok(true),
+        _ => Err(ServiceError::invalid(
+            "order_by",
+            format!("{order_by:?} is not `create_time` or `create_time desc`"),
+        )),
+    }
 }
 
 fn status_filter(raw: i32) -> Result<Option<DeliveryStatus>, ServiceError> {

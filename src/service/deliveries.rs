@@ -3,7 +3,7 @@
 //! re-queues. Disabling a broken endpoint is [`auto_disable`](super::auto_disable).
 
 use super::{Caller, ServiceError, require_id_shape};
-use crate::domain::{Capability, IdKind};
+use crate::domain::{Capability, IdKind, Streak};
 use crate::store::{
     self, Connection, Db, Transactional, delivery, delivery_attempt, now_micros, queue,
 };
@@ -83,13 +83,13 @@ impl From<delivery_attempt::Model> for Attempt {
 
 /// Stores a group of finished attempts and moves their deliveries on, in
 /// one transaction: one commit (one fsync on SQLite) for many results.
-/// Returns, for each subscription still failing afterwards, since when.
+/// Returns, for each subscription still failing afterwards, its streak.
 /// Subscriptions a result disables are the caller's to
 /// [disable](super::auto_disable::disable_and_announce) afterwards.
 pub async fn record_attempts<C: Connection + Transactional>(
     db: &C,
     results: Vec<(AttemptRecord, NextStep)>,
-) -> Result<HashMap<String, i64>, ServiceError> {
+) -> Result<HashMap<String, Streak>, ServiceError> {
     Ok(store::attempts::record_attempts(db, results).await?)
 }
 
@@ -108,6 +108,12 @@ pub struct DeliveryFilter {
     pub subscription_id: Option<String>,
     pub event_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    /// Created at or after (unix micros).
+    pub start_time: Option<i64>,
+    /// Created before (unix micros).
+    pub end_time: Option<i64>,
+    /// Newest first (a log's order) instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// Scoped keys see only deliveries to subscriptions of their scope: their
@@ -139,6 +145,9 @@ pub async fn list<C: Connection>(
         subscription_id: filter.subscription_id,
         event_id: filter.event_id,
         status: filter.status,
+        start_time: filter.start_time,
+        end_time: filter.end_time,
+        newest_first: filter.newest_first,
     };
     let rows = store::deliveries::list(db, query, after_id, limit).await?;
     Ok(rows.into_iter().map(Delivery::from).collect())

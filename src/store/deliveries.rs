@@ -52,6 +52,12 @@ pub struct DeliveryQuery {
     pub subscription_id: Option<String>,
     pub event_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    /// Created at or after (unix micros).
+    pub start_time: Option<i64>,
+    /// Created before (unix micros).
+    pub end_time: Option<i64>,
+    /// Newest first: descending ids, the page continuing below `after_id`.
+    pub newest_first: bool,
 }
 
 /// The ids of a tenant's subscriptions in `scope`.
@@ -70,7 +76,8 @@ pub async fn subscription_ids_in_scope<C: ConnectionTrait>(
         .await
 }
 
-/// A page of deliveries in id order, after `after_id`.
+/// A page of deliveries in id order (creation order: ids are ULIDs), or
+/// its reverse, after `after_id`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     query: DeliveryQuery,
@@ -79,8 +86,18 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Vec<delivery::Model>, DbError> {
     let mut select = delivery::Entity::find()
         .filter(delivery::Column::TenantId.eq(&query.tenant_id))
-        .order_by_asc(delivery::Column::Id)
         .limit(limit);
+    select = if query.newest_first {
+        select.order_by_desc(delivery::Column::Id)
+    } else {
+        select.order_by_asc(delivery::Column::Id)
+    };
+    if let Some(start) = query.start_time {
+        select = select.filter(delivery::Column::CreateTime.gte(start));
+    }
+    if let Some(end) = query.end_time {
+        select = select.filter(delivery::Column::CreateTime.lt(end));
+    }
     if let Some(ids) = query.visible {
         select = select.filter(delivery::Column::SubscriptionId.is_in(ids));
     }
@@ -94,7 +111,11 @@ pub async fn list<C: ConnectionTrait>(
         select = select.filter(delivery::Column::Status.eq(Status::from(status) as i16));
     }
     if let Some(after) = after_id {
-        select = select.filter(delivery::Column::Id.gt(after));
+        select = select.filter(if query.newest_first {
+            delivery::Column::Id.lt(after)
+        } else {
+            delivery::Column::Id.gt(after)
+        });
     }
     select.all(db).await
 }

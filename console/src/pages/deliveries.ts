@@ -2,16 +2,14 @@
 // headers with the signature redacted, the receiver's answer, duration),
 // retry, and replay of a time range to a subscription.
 
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Delivery, type DeliveryAttempt, DeliveryStatus } from "@gen/hookrelay/v1/delivery_pb.js";
 import { h, notice, replace, field, type Child } from "../dom";
 import { STATUS, localInput, ms, time, toLocalInput } from "../format";
 import { attempt, badge, button, empty, facts, heading, idLink, link, route, table, type Page } from "../ui";
 
-/** ListDeliveries pages oldest first and has no time filter: the log reads
- * up to this many pages of 1,000 and filters by time and orders here. */
-const MOST_PAGES = 20;
-const SHOWN = 100;
+/** Deliveries per page of the log. */
+const PAGE_SIZE = 100;
 
 export function statusBadge(status: DeliveryStatus): HTMLElement {
   const { label, tone } = STATUS[status] ?? STATUS[DeliveryStatus.UNSPECIFIED];
@@ -110,59 +108,43 @@ export async function deliveriesPage(page: Page, flash?: string): Promise<void> 
 
   const start = localInput(query.get("from") ?? "");
   const end = localInput(query.get("to") ?? "");
-  const all: Delivery[] = [];
+  const shown: Delivery[] = [];
   let token = "";
-  let pages = 0;
-  do {
+  const more = button("Load older deliveries", () => load(), { class: "secondary" });
+  // The newest first, a page at a time, filtered by the server.
+  const load = async (): Promise<void> => {
     const response = await api.deliveries.listDeliveries({
-      pageSize: 1000,
+      pageSize: PAGE_SIZE,
       pageToken: token,
       subscriptionId: query.get("subscription") ?? "",
       status: Number(query.get("status") ?? 0) as DeliveryStatus,
+      startTime: start ? timestampFromDate(start) : undefined,
+      endTime: end ? timestampFromDate(end) : undefined,
+      orderBy: "create_time desc",
     });
-    all.push(...response.deliveries);
+    shown.push(...response.deliveries);
     token = response.nextPageToken;
-    pages += 1;
-  } while (token && pages < MOST_PAGES && !page.signal.aborted);
-  const truncated = token
-    ? notice(
-        "info",
-        `More than ${all.length.toLocaleString()} deliveries match; the oldest ${all.length.toLocaleString()} are read here. Narrow the log by subscription and status, or open an event (Events) to see its own deliveries.`,
-      )
-    : null;
-  const matching = all
-    .filter((d) => {
-      const created = d.createTime ? timestampDate(d.createTime).getTime() : 0;
-      return (!start || created >= start.getTime()) && (!end || created < end.getTime());
-    })
-    .reverse();
-
-  if (matching.length === 0) {
-    const filtered = [...query.values()].some(Boolean);
+    if (shown.length === 0) {
+      const filtered = [...query.values()].some(Boolean);
+      replace(
+        results,
+        filtered
+          ? notice("info", "No deliveries match these filters.")
+          : empty(
+              "No deliveries yet",
+              h("p", null, "A delivery is made for each published event that an enabled subscription asks for. ", subscriptions.length ? ["Publish an event of a subscribed type (see ", link("#/events", "Events"), ")."] : ["Start with a ", link("#/subscriptions", "subscription"), "."]),
+            ),
+      );
+      return;
+    }
     replace(
       results,
-      filtered
-        ? notice("info", "No deliveries match these filters.")
-        : empty(
-            "No deliveries yet",
-            h("p", null, "A delivery is made for each published event that an enabled subscription asks for. ", subscriptions.length ? ["Publish an event of a subscribed type (see ", link("#/events", "Events"), ")."] : ["Start with a ", link("#/subscriptions", "subscription"), "."]),
-          ),
+      h("p", { class: "muted" }, `Newest first; ${shown.length} shown${token ? "" : ", all that match"}.`),
+      deliveriesTable(page, shown, names, (done) => void deliveriesPage(page, done)),
+      token ? more : null,
     );
-    return;
-  }
-  let count = SHOWN;
-  const draw = (): void =>
-    replace(
-      results,
-      truncated,
-      h("p", { class: "muted" }, `${matching.length} ${matching.length === 1 ? "delivery" : "deliveries"}, newest first.`),
-      deliveriesTable(page, matching.slice(0, count), names, (done) => void deliveriesPage(page, done)),
-      matching.length > count ? button("Show more", () => {
-            count += SHOWN;
-            draw();
-          }, { class: "secondary" }) : null,
-    );
-  draw();
+  };
+  await load();
 }
 
 function replayForm(page: Page, subscriptions: { id: string; name: string }[]): HTMLElement {

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhookrelay/v1/delivery.proto\x12\x0chookrelay.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n\x08\x44\x65livery\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\x12\'\n\x0fsubscription_id\x18\x03 \x01(\tR\x0esubscriptionId\x12\x1d\n\nevent_type\x18\x04 \x01(\tR\teventType\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32\x1c.hookrelay.v1.DeliveryStatusR\x06status\x12\x1a\n\x08\x61ttempts\x18\x06 \x01(\rR\x08\x61ttempts\x12\x46\n\x11next_attempt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12(\n\x10last_status_code\x18\x08 \x01(\rR\x0elastStatusCode\x12\x1d\n\nlast_error\x18\t \x01(\tR\tlastError\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xe9\x03\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12%\n\x0e\x61ttempt_number\x18\x03 \x01(\rR\rattemptNumber\x12Z\n\x0frequest_headers\x18\x04 \x03(\x0b\x32\x31.hookrelay.v1.DeliveryAttempt.RequestHeadersEntryR\x0erequestHeaders\x12\x30\n\x14response_status_code\x18\x05 \x01(\rR\x12responseStatusCode\x12#\n\rresponse_body\x18\x06 \x01(\tR\x0cresponseBody\x12\x14\n\x05\x65rror\x18\x07 \x01(\tR\x05\x65rror\x12\x35\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x12;\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x1a\x41\n\x13RequestHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xcd\x01\n\x15ListDeliveriesRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\'\n\x0fsubscription_id\x18\x03 \x01(\tR\x0esubscriptionId\x12\x19\n\x08\x65vent_id\x18\x04 \x01(\tR\x07\x65ventId\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32\x1c.hookrelay.v1.DeliveryStatusR\x06status\"x\n\x16ListDeliveriesResponse\x12\x36\n\ndeliveries\x18\x01 \x03(\x0b\x32\x16.hookrelay.v1.DeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n\x12GetDeliveryRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x13GetDeliveryResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"z\n\x1bListDeliveryAttemptsRequest\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n\x1cListDeliveryAttemptsResponse\x12\x39\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x1d.hookrelay.v1.DeliveryAttemptR\x08\x61ttempts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"&\n\x14RetryDeliveryRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"K\n\x15RetryDeliveryResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"\xd1\x01\n\x13ReplayEventsRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1f\n\x0bonly_failed\x18\x04 \x01(\x08R\nonlyFailed\"=\n\x14ReplayEventsResponse\x12%\n\x0e\x64\x65livery_count\x18\x01 \x01(\rR\rdeliveryCount\"\\\n\x16WatchDeliveriesRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\"M\n\x17WatchDeliveriesResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"\xa8\x01\n\x17GetDeliveryStatsRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x31\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06window\x12\x31\n\x06\x62ucket\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06\x62ucket\"\xd6\x02\n\x13\x44\x65liveryStatsBucket\x12\x39\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x1a\n\x08\x61ttempts\x18\x02 \x01(\x04R\x08\x61ttempts\x12\x1c\n\tsucceeded\x18\x03 \x01(\x04R\tsucceeded\x12\x16\n\x06\x66\x61iled\x18\x04 \x01(\x04R\x06\x66\x61iled\x12:\n\x0blatency_p50\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP50\x12:\n\x0blatency_p90\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP90\x12:\n\x0blatency_p99\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP99\"\x90\x01\n\x18GetDeliveryStatsResponse\x12;\n\x07\x62uckets\x18\x01 \x03(\x0b\x32!.hookrelay.v1.DeliveryStatsBucketR\x07\x62uckets\x12\x37\n\x05total\x18\x02 \x01(\x0b\x32!.hookrelay.v1.DeliveryStatsBucketR\x05total*\xc7\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_IN_FLIGHT\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x32\xa7\x05\n\x0f\x44\x65liveryService\x12[\n\x0eListDeliveries\x12#.hookrelay.v1.ListDeliveriesRequest\x1a$.hookrelay.v1.ListDeliveriesResponse\x12R\n\x0bGetDelivery\x12 .hookrelay.v1.GetDeliveryRequest\x1a!.hookrelay.v1.GetDeliveryResponse\x12m\n\x14ListDeliveryAttempts\x12).hookrelay.v1.ListDeliveryAttemptsRequest\x1a*.hookrelay.v1.ListDeliveryAttemptsResponse\x12X\n\rRetryDelivery\x12\".hookrelay.v1.RetryDeliveryRequest\x1a#.hookrelay.v1.RetryDeliveryResponse\x12U\n\x0cReplayEvents\x12!.hookrelay.v1.ReplayEventsRequest\x1a\".hookrelay.v1.ReplayEventsResponse\x12`\n\x0fWatchDeliveries\x12$.hookrelay.v1.WatchDeliveriesRequest\x1a%.hookrelay.v1.WatchDeliveriesResponse0\x01\x12\x61\n\x10GetDeliveryStats\x12%.hookrelay.v1.GetDeliveryStatsRequest\x1a&.hookrelay.v1.GetDeliveryStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhookrelay/v1/delivery.proto\x12\x0chookrelay.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n\x08\x44\x65livery\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\x12\'\n\x0fsubscription_id\x18\x03 \x01(\tR\x0esubscriptionId\x12\x1d\n\nevent_type\x18\x04 \x01(\tR\teventType\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32\x1c.hookrelay.v1.DeliveryStatusR\x06status\x12\x1a\n\x08\x61ttempts\x18\x06 \x01(\rR\x08\x61ttempts\x12\x46\n\x11next_attempt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12(\n\x10last_status_code\x18\x08 \x01(\rR\x0elastStatusCode\x12\x1d\n\nlast_error\x18\t \x01(\tR\tlastError\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xe9\x03\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12%\n\x0e\x61ttempt_number\x18\x03 \x01(\rR\rattemptNumber\x12Z\n\x0frequest_headers\x18\x04 \x03(\x0b\x32\x31.hookrelay.v1.DeliveryAttempt.RequestHeadersEntryR\x0erequestHeaders\x12\x30\n\x14response_status_code\x18\x05 \x01(\rR\x12responseStatusCode\x12#\n\rresponse_body\x18\x06 \x01(\tR\x0cresponseBody\x12\x14\n\x05\x65rror\x18\x07 \x01(\tR\x05\x65rror\x12\x35\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x12;\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x1a\x41\n\x13RequestHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xda\x02\n\x15ListDeliveriesRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\'\n\x0fsubscription_id\x18\x03 \x01(\tR\x0esubscriptionId\x12\x19\n\x08\x65vent_id\x18\x04 \x01(\tR\x07\x65ventId\x12\x34\n\x06status\x18\x05 \x01(\x0e\x32\x1c.hookrelay.v1.DeliveryStatusR\x06status\x12\x39\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x19\n\x08order_by\x18\x08 \x01(\tR\x07orderBy\"x\n\x16ListDeliveriesResponse\x12\x36\n\ndeliveries\x18\x01 \x03(\x0b\x32\x16.hookrelay.v1.DeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n\x12GetDeliveryRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x13GetDeliveryResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"z\n\x1bListDeliveryAttemptsRequest\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n\x1cListDeliveryAttemptsResponse\x12\x39\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x1d.hookrelay.v1.DeliveryAttemptR\x08\x61ttempts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"&\n\x14RetryDeliveryRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"K\n\x15RetryDeliveryResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"\xd1\x01\n\x13ReplayEventsRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1f\n\x0bonly_failed\x18\x04 \x01(\x08R\nonlyFailed\"=\n\x14ReplayEventsResponse\x12%\n\x0e\x64\x65livery_count\x18\x01 \x01(\rR\rdeliveryCount\"\\\n\x16WatchDeliveriesRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\"M\n\x17WatchDeliveriesResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x16.hookrelay.v1.DeliveryR\x08\x64\x65livery\"\xa8\x01\n\x17GetDeliveryStatsRequest\x12\'\n\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x31\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06window\x12\x31\n\x06\x62ucket\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06\x62ucket\"\xd6\x02\n\x13\x44\x65liveryStatsBucket\x12\x39\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x1a\n\x08\x61ttempts\x18\x02 \x01(\x04R\x08\x61ttempts\x12\x1c\n\tsucceeded\x18\x03 \x01(\x04R\tsucceeded\x12\x16\n\x06\x66\x61iled\x18\x04 \x01(\x04R\x06\x66\x61iled\x12:\n\x0blatency_p50\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP50\x12:\n\x0blatency_p90\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP90\x12:\n\x0blatency_p99\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\nlatencyP99\"\x90\x01\n\x18GetDeliveryStatsResponse\x12;\n\x07\x62uckets\x18\x01 \x03(\x0b\x32!.hookrelay.v1.DeliveryStatsBucketR\x07\x62uckets\x12\x37\n\x05total\x18\x02 \x01(\x0b\x32!.hookrelay.v1.DeliveryStatsBucketR\x05total*\xc7\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_IN_FLIGHT\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x32\xa7\x05\n\x0f\x44\x65liveryService\x12[\n\x0eListDeliveries\x12#.hookrelay.v1.ListDeliveriesRequest\x1a$.hookrelay.v1.ListDeliveriesResponse\x12R\n\x0bGetDelivery\x12 .hookrelay.v1.GetDeliveryRequest\x1a!.hookrelay.v1.GetDeliveryResponse\x12m\n\x14ListDeliveryAttempts\x12).hookrelay.v1.ListDeliveryAttemptsRequest\x1a*.hookrelay.v1.ListDeliveryAttemptsResponse\x12X\n\rRetryDelivery\x12\".hookrelay.v1.RetryDeliveryRequest\x1a#.hookrelay.v1.RetryDeliveryResponse\x12U\n\x0cReplayEvents\x12!.hookrelay.v1.ReplayEventsRequest\x1a\".hookrelay.v1.ReplayEventsResponse\x12`\n\x0fWatchDeliveries\x12$.hookrelay.v1.WatchDeliveriesRequest\x1a%.hookrelay.v1.WatchDeliveriesResponse0\x01\x12\x61\n\x10GetDeliveryStats\x12%.hookrelay.v1.GetDeliveryStatsRequest\x1a&.hookrelay.v1.GetDeliveryStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DELIVERYATTEMPT_REQUESTHEADERSENTRY']._loaded_options = None
   _globals['_DELIVERYATTEMPT_REQUESTHEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_DELIVERYSTATUS']._serialized_start=3007
-  _globals['_DELIVERYSTATUS']._serialized_end=3206
+  _globals['_DELIVERYSTATUS']._serialized_start=3148
+  _globals['_DELIVERYSTATUS']._serialized_end=3347
   _globals['_DELIVERY']._serialized_start=111
   _globals['_DELIVERY']._serialized_end=585
   _globals['_DELIVERYATTEMPT']._serialized_start=588
@@ -44,35 +44,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYATTEMPT_REQUESTHEADERSENTRY']._serialized_start=1012
   _globals['_DELIVERYATTEMPT_REQUESTHEADERSENTRY']._serialized_end=1077
   _globals['_LISTDELIVERIESREQUEST']._serialized_start=1080
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1285
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1287
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1407
-  _globals['_GETDELIVERYREQUEST']._serialized_start=1409
-  _globals['_GETDELIVERYREQUEST']._serialized_end=1445
-  _globals['_GETDELIVERYRESPONSE']._serialized_start=1447
-  _globals['_GETDELIVERYRESPONSE']._serialized_end=1520
-  _globals['_LISTDELIVERYATTEMPTSREQUEST']._serialized_start=1522
-  _globals['_LISTDELIVERYATTEMPTSREQUEST']._serialized_end=1644
-  _globals['_LISTDELIVERYATTEMPTSRESPONSE']._serialized_start=1647
-  _globals['_LISTDELIVERYATTEMPTSRESPONSE']._serialized_end=1776
-  _globals['_RETRYDELIVERYREQUEST']._serialized_start=1778
-  _globals['_RETRYDELIVERYREQUEST']._serialized_end=1816
-  _globals['_RETRYDELIVERYRESPONSE']._serialized_start=1818
-  _globals['_RETRYDELIVERYRESPONSE']._serialized_end=1893
-  _globals['_REPLAYEVENTSREQUEST']._serialized_start=1896
-  _globals['_REPLAYEVENTSREQUEST']._serialized_end=2105
-  _globals['_REPLAYEVENTSRESPONSE']._serialized_start=2107
-  _globals['_REPLAYEVENTSRESPONSE']._serialized_end=2168
-  _globals['_WATCHDELIVERIESREQUEST']._serialized_start=2170
-  _globals['_WATCHDELIVERIESREQUEST']._serialized_end=2262
-  _globals['_WATCHDELIVERIESRESPONSE']._serialized_start=2264
-  _globals['_WATCHDELIVERIESRESPONSE']._serialized_end=2341
-  _globals['_GETDELIVERYSTATSREQUEST']._serialized_start=2344
-  _globals['_GETDELIVERYSTATSREQUEST']._serialized_end=2512
-  _globals['_DELIVERYSTATSBUCKET']._serialized_start=2515
-  _globals['_DELIVERYSTATSBUCKET']._serialized_end=2857
-  _globals['_GETDELIVERYSTATSRESPONSE']._serialized_start=2860
-  _globals['_GETDELIVERYSTATSRESPONSE']._serialized_end=3004
-  _globals['_DELIVERYSERVICE']._serialized_start=3209
-  _globals['_DELIVERYSERVICE']._serialized_end=3888
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1426
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1428
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1548
+  _globals['_GETDELIVERYREQUEST']._serialized_start=1550
+  _globals['_GETDELIVERYREQUEST']._serialized_end=1586
+  _globals['_GETDELIVERYRESPONSE']._serialized_start=1588
+  _globals['_GETDELIVERYRESPONSE']._serialized_end=1661
+  _globals['_LISTDELIVERYATTEMPTSREQUEST']._serialized_start=1663
+  _globals['_LISTDELIVERYATTEMPTSREQUEST']._serialized_end=1785
+  _globals['_LISTDELIVERYATTEMPTSRESPONSE']._serialized_start=1788
+  _globals['_LISTDELIVERYATTEMPTSRESPONSE']._serialized_end=1917
+  _globals['_RETRYDELIVERYREQUEST']._serialized_start=1919
+  _globals['_RETRYDELIVERYREQUEST']._serialized_end=1957
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_start=1959
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_end=2034
+  _globals['_REPLAYEVENTSREQUEST']._serialized_start=2037
+  _globals['_REPLAYEVENTSREQUEST']._serialized_end=2246
+  _globals['_REPLAYEVENTSRESPONSE']._serialized_start=2248
+  _globals['_REPLAYEVENTSRESPONSE']._serialized_end=2309
+  _globals['_WATCHDELIVERIESREQUEST']._serialized_start=2311
+  _globals['_WATCHDELIVERIESREQUEST']._serialized_end=2403
+  _globals['_WATCHDELIVERIESRESPONSE']._serialized_start=2405
+  _globals['_WATCHDELIVERIESRESPONSE']._serialized_end=2482
+  _globals['_GETDELIVERYSTATSREQUEST']._serialized_start=2485
+  _globals['_GETDELIVERYSTATSREQUEST']._serialized_end=2653
+  _globals['_DELIVERYSTATSBUCKET']._serialized_start=2656
+  _globals['_DELIVERYSTATSBUCKET']._serialized_end=2998
+  _globals['_GETDELIVERYSTATSRESPONSE']._serialized_start=3001
+  _globals['_GETDELIVERYSTATSRESPONSE']._serialized_end=3145
+  _globals['_DELIVERYSERVICE']._serialized_start=3350
+  _globals['_DELIVERYSERVICE']._serialized_end=4029
 # @@protoc_insertion_point(module_scope)
