@@ -321,6 +321,8 @@ fn dispatch_settings(settings: &Settings) -> DispatchSettings {
         poll_interval: dispatch.poll_interval(),
         publish_wait: dispatch.publish_wait(),
         disable_after: dispatch.disable_after(),
+        failing_after: dispatch.failing_after_attempts,
+        disable_warning: dispatch.disable_warning(),
         shutdown_grace: settings.shutdown_grace(),
     }
 }

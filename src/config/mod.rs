@@ -133,6 +133,13 @@ pub struct Dispatch {
     pub poll_interval_ms: u64,
     /// Disable a subscription whose deliveries fail this long without a success.
     pub disable_after_secs: u64,
+    /// Publish `hookrelay.subscription.failing` to the tenant when this
+    /// many attempts in a row have failed (and `.recovered` when a success
+    /// ends such a run).
+    pub failing_after_attempts: u32,
+    /// Publish `hookrelay.subscription.disabling`, a warning, this long
+    /// before a failing subscription would be disabled; 0: no warning.
+    pub disable_warning_secs: u64,
     /// Publishes hand deliveries straight to this replica's dispatcher
     /// (written leased to it) while it has room; off, every delivery goes
     /// through the shared queue.
@@ -158,6 +165,8 @@ impl Default for Dispatch {
             lease_ms: 150_000,
             poll_interval_ms: 1_000,
             disable_after_secs: 5 * 24 * 3600,
+            failing_after_attempts: 5,
+            disable_warning_secs: 24 * 3600,
             hand_off: true,
             publish_wait_ms: 100,
         }
@@ -403,6 +412,18 @@ impl Settings {
         if dispatch.disable_after_secs == 0 {
             return Err(invalid("dispatch.disable_after_secs", "must be at least 1"));
         }
+        if dispatch.failing_after_attempts == 0 {
+            return Err(invalid(
+                "dispatch.failing_after_attempts",
+                "must be at least 1",
+            ));
+        }
+        if dispatch.disable_warning_secs >= dispatch.disable_after_secs {
+            return Err(invalid(
+                "dispatch.disable_warning_secs",
+                "must be less than dispatch.disable_after_secs (0 turns the warning off)",
+            ));
+        }
         self.retention.validate()?;
         if self.shutdown_grace_ms > 300_000 {
             return Err(invalid(
@@ -471,6 +492,10 @@ impl Dispatch {
     }
 
     /// A subscription failing without a success this long is disabled.
+    pub fn disable_warning(&self) -> Duration {
+        Duration::from_secs(self.disable_warning_secs)
+    }
+
     pub fn disable_after(&self) -> Duration {
         Duration::from_secs(self.disable_after_secs)
     }

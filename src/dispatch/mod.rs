@@ -10,6 +10,7 @@
 mod attempt;
 mod bounds;
 mod handoff;
+mod health_news;
 mod http;
 mod leases;
 mod lineup;
@@ -58,6 +59,11 @@ pub struct DispatchSettings {
     pub publish_wait: Duration,
     /// A subscription failing without a success for this long is disabled.
     pub disable_after: Duration,
+    /// Failed attempts in a row that make a subscription "failing" (see
+    /// [`health_events`](crate::service::health_events)).
+    pub failing_after: u32,
+    /// How long before auto-disable its tenant is warned; zero: never.
+    pub disable_warning: Duration,
     /// How long shutdown waits for requests in flight before releasing them.
     pub shutdown_grace: Duration,
 }
@@ -86,6 +92,8 @@ pub struct Dispatcher {
     /// Deliveries publishes handed over; `run` takes the receiver.
     handoff_sender: mpsc::UnboundedSender<Vec<Direct>>,
     handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
+    /// What the recorder remembers to tell tenants how their endpoints do.
+    health: health_news::HealthWatch,
     /// Subscriptions whose deliveries wait in the queue behind their
     /// in-flight bound (see [`lineup`]).
     lineup: lineup::LineUp,
@@ -140,6 +148,7 @@ impl Dispatcher {
             held: Mutex::new(HashSet::new()),
             limiters: Mutex::new(HashMap::new()),
             lineup: lineup::LineUp::default(),
+            health: health_news::HealthWatch::default(),
             prepared: Mutex::new(HashMap::new()),
         })
     }

@@ -7,11 +7,12 @@
 //! must stop (410 Gone, or failing for too long) are disabled and announced.
 
 use super::{Dispatcher, Target};
-use crate::domain::latest_by_subscription;
+use crate::domain::{Streak, latest_by_subscription};
 use crate::service::ServiceError;
-use crate::service::auto_disable::{self, DisabledSubscription};
+use crate::service::auto_disable::{self, AnnouncedSubscription};
 use crate::service::changes::Change;
 use crate::service::deliveries::{self, AttemptRecord, NextStep};
+use crate::service::health_events::{self, HealthNews};
 use crate::store::{delivery, now_micros};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ impl Dispatcher {
 
     async fn record_group(&self, group: Vec<Finished>) {
         let mut to_disable = gone_subscriptions(&group);
+        let health = self.group_health(&group).await;
         let mut rows = Vec::with_capacity(group.len());
         let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
         let mut changes = Vec::with_capacity(group.len());
@@ -90,9 +92,38 @@ impl Dispatcher {
                 delivery: change.into(),
             });
         }
-        to_disable.extend(self.failing_too_long(failing, &targets));
+        let news = self.health_news(&health, &failing, now_micros());
+        to_disable.extend(self.failing_too_long(&failing, &targets));
+        for (subscription_id, news) in news {
+            let disabled_now = to_disable
+                .iter()
+                .any(|d| d.subscription_id == subscription_id);
+            if disabled_now && matches!(news, HealthNews::Disabling { .. }) {
+                continue;
+            }
+            if let Some(target) = targets.get(&subscription_id) {
+                self.announce(target, &subscription_id, news).await;
+            }
+        }
         for subscription in to_disable {
             self.disable(subscription).await;
+        }
+    }
+
+    /// Tells the subscription's tenant how its endpoint is doing.
+    async fn announce(&self, target: &Target, subscription_id: &str, news: HealthNews) {
+        let subscription = AnnouncedSubscription {
+            tenant_id: &target.tenant_id,
+            id: subscription_id,
+            name: target.spec.name.as_str(),
+            url: target.spec.url.as_str(),
+        };
+        match health_events::announce(&self.db, &self.changes, subscription, news).await {
+            Ok(true) => self.wake.notify_one(),
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, subscription_id, ?news, "announcing a subscription's health failed");
+            }
         }
     }
 
@@ -106,7 +137,7 @@ impl Dispatcher {
     async fn record_until_written(
         &self,
         rows: Vec<(AttemptRecord, NextStep)>,
-    ) -> Option<HashMap<String, i64>> {
+    ) -> Option<HashMap<String, Streak>> {
         let give_up = Instant::now() + self.settings.lease / 3;
         let mut pause = Duration::from_millis(100);
         loop {
@@ -130,7 +161,7 @@ impl Dispatcher {
     /// The failing subscriptions whose streak passed `disable_after`.
     fn failing_too_long(
         &self,
-        failing: HashMap<String, i64>,
+        failing: &HashMap<String, Streak>,
         targets: &HashMap<String, Arc<Target>>,
     ) -> Vec<ToDisable> {
         let now = now_micros();
@@ -140,12 +171,12 @@ impl Dispatcher {
             self.settings.disable_after.as_secs()
         );
         failing
-            .into_iter()
-            .filter(|(_, since)| now - since > limit)
+            .iter()
+            .filter(|(_, streak)| now - streak.since > limit)
             .filter_map(|(subscription_id, _)| {
                 Some(ToDisable {
-                    target: Arc::clone(targets.get(&subscription_id)?),
-                    subscription_id,
+                    target: Arc::clone(targets.get(subscription_id)?),
+                    subscription_id: subscription_id.clone(),
                     reason: reason.clone(),
                     time: now,
                 })
@@ -160,7 +191,7 @@ impl Dispatcher {
             reason,
             time,
         } = subscription;
-        let disabled = DisabledSubscription {
+        let disabled = AnnouncedSubscription {
             tenant_id: &target.tenant_id,
             id: &subscription_id,
             name: target.spec.name.as_str(),

@@ -58,6 +58,10 @@ impl Dispatcher {
             return Ok(Arc::clone(&kept.target));
         }
         let target = Arc::new(self.prepare_target(row, now)?);
+        if row.consecutive_failures > 0 || row.failing_since.is_some() {
+            // Its next success may end a run its tenant was told of.
+            self.health.may_be_failing(&row.id);
+        }
         if prepared.len() >= MAX_PREPARED {
             prepared.clear();
         }

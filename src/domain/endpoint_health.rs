@@ -29,6 +29,15 @@ impl SubscriptionHealth {
     }
 }
 
+/// A failing subscription's run of failures, as recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streak {
+    /// When the first failure of the run was made.
+    pub since: i64,
+    /// Failed attempts in the run so far.
+    pub failures: u32,
+}
+
 /// How one group of results moves one subscription's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HealthChange {

@@ -17,6 +17,7 @@ pub mod names;
 pub mod next_step;
 pub mod outgoing_request;
 pub mod pagination;
+pub mod payload_filter;
 pub mod profile;
 pub mod retention;
 pub mod retry;
@@ -30,7 +31,7 @@ pub use capability::{Capabilities, Capability, CapabilityError};
 pub use cipher::{CipherError, SecretCipher};
 pub use delivery_stats::{DeliveryStats, StatsWindow, StatsWindowError};
 pub use delivery_status::DeliveryStatus;
-pub use endpoint_health::{HealthChange, SubscriptionHealth, health_changes};
+pub use endpoint_health::{HealthChange, Streak, SubscriptionHealth, health_changes};
 pub use endpoint_url::{EndpointUrl, EndpointUrlError, TargetPolicy, is_forbidden_ip};
 pub use event_id::{EventId, EventIdError};
 pub use event_type_name::{EventTypeName, EventTypeNameError};
@@ -43,6 +44,7 @@ pub use outgoing_request::OutgoingRequest;
 pub use pagination::{
     PageSizeError, PageTokenError, clamp_page_size, decode_page_token, encode_page_token,
 };
+pub use payload_filter::{PayloadFilter, PayloadFilterError};
 pub use profile::{DeliveryProfile, OutgoingEvent, ProfileSpec, ProfileViolation};
 pub use retention::{
     Cutoffs, MAX_RETENTION, RetentionPeriod, RetentionPeriodError, RetentionPolicy,

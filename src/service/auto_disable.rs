@@ -8,9 +8,9 @@ use super::changes::{Change, ChangeFeed};
 use super::events::{SUBSCRIPTION_DISABLED, publish_operational};
 use crate::store::{self, Connection, TransactionSession, Transactional};
 
-/// The subscription being disabled, as its announcement names it.
+/// A subscription as an announcement about it names it.
 #[derive(Clone, Copy, Debug)]
-pub struct DisabledSubscription<'a> {
+pub struct AnnouncedSubscription<'a> {
     pub tenant_id: &'a str,
     pub id: &'a str,
     pub name: &'a str,
@@ -35,7 +35,7 @@ pub enum AutoDisableError {
 pub async fn disable_and_announce<C: Connection + Transactional>(
     db: &C,
     changes: &ChangeFeed,
-    subscription: DisabledSubscription<'_>,
+    subscription: AnnouncedSubscription<'_>,
     reason: &str,
     now: i64,
 ) -> Result<bool, AutoDisableError> {

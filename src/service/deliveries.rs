@@ -3,7 +3,7 @@
 //! re-queues. Disabling a broken endpoint is [`auto_disable`](super::auto_disable).
 
 use super::{Caller, ServiceError, require_id_shape};
-use crate::domain::{Capability, IdKind};
+use crate::domain::{Capability, IdKind, Streak};
 use crate::store::{
     self, Connection, Db, Transactional, delivery, delivery_attempt, now_micros, queue,
 };
@@ -83,13 +83,13 @@ impl From<delivery_attempt::Model> for Attempt {
 
 /// Stores a group of finished attempts and moves their deliveries on, in
 /// one transaction: one commit (one fsync on SQLite) for many results.
-/// Returns, for each subscription still failing afterwards, since when.
+/// Returns, for each subscription still failing afterwards, its streak.
 /// Subscriptions a result disables are the caller's to
 /// [disable](super::auto_disable::disable_and_announce) afterwards.
 pub async fn record_attempts<C: Connection + Transactional>(
     db: &C,
     results: Vec<(AttemptRecord, NextStep)>,
-) -> Result<HashMap<String, i64>, ServiceError> {
+) -> Result<HashMap<String, Streak>, ServiceError> {
     Ok(store::attempts::record_attempts(db, results).await?)
 }
 

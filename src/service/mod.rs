@@ -15,6 +15,7 @@ mod error;
 pub mod event_types;
 pub mod events;
 pub mod handoff;
+pub mod health_events;
 pub mod publisher;
 pub mod retention;
 pub mod scopes;

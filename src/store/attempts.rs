@@ -6,7 +6,8 @@
 use super::delivery::Status;
 use super::{DbError, combine, delivery, delivery_attempt, subscription};
 use crate::domain::{
-    AttemptRecord, HealthChange, IdKind, NextStep, health_changes, latest_by_subscription, new_id,
+    AttemptRecord, HealthChange, IdKind, NextStep, Streak, health_changes, latest_by_subscription,
+    new_id,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -26,7 +27,7 @@ const ONE_STATEMENT_RESULTS: usize = 1_000;
 pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     results: Vec<(AttemptRecord, NextStep)>,
-) -> Result<HashMap<String, i64>, DbError> {
+) -> Result<HashMap<String, Streak>, DbError> {
     if results.is_empty() {
         return Ok(HashMap::new());
     }
@@ -48,9 +49,9 @@ pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
             .await?;
     }
     update_deliveries(&txn, &results).await?;
-    let failing_since = update_health(&txn, &results).await?;
+    let failing = update_health(&txn, &results).await?;
     txn.commit().await?;
-    Ok(failing_since)
+    Ok(failing)
 }
 
 fn attempt_row(record: &AttemptRecord) -> delivery_attempt::ActiveModel {
@@ -155,12 +156,12 @@ async fn update_deliveries<C: ConnectionTrait>(
 
 /// The latest result per subscription decides its health: a success ends
 /// a failing streak, a failure starts one (if none is running). Failures
-/// are counted since the latest success. Returns since when each failing
-/// subscription has been failing.
+/// are counted since the latest success. Returns each failing
+/// subscription's streak as it now stands.
 async fn update_health<C: ConnectionTrait>(
     txn: &C,
     results: &[(AttemptRecord, NextStep)],
-) -> Result<HashMap<String, i64>, DbError> {
+) -> Result<HashMap<String, Streak>, DbError> {
     let mut healthy = Vec::new();
     let mut failing = Vec::new();
     let changes = health_changes(results.iter().map(|(record, next)| (record, next)));
@@ -195,12 +196,19 @@ async fn update_health<C: ConnectionTrait>(
         .select_only()
         .column(subscription::Column::Id)
         .column(subscription::Column::FailingSince)
+        .column(subscription::Column::ConsecutiveFailures)
         .filter(subscription::Column::Id.is_in(failing))
-        .into_tuple::<(String, Option<i64>)>()
+        .into_tuple::<(String, Option<i64>, i32)>()
         .all(txn)
         .await?
         .into_iter()
-        .filter_map(|(id, since)| since.map(|since| (id, since)))
+        .filter_map(|(id, since, failures)| {
+            let streak = Streak {
+                since: since?,
+                failures: u32::try_from(failures).unwrap_or_default(),
+            };
+            Some((id, streak))
+        })
         .collect())
 }
 

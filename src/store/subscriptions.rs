@@ -12,7 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 pub use subscription::Model;
@@ -161,6 +161,24 @@ pub async fn lock_tenant_for_create<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// Failed attempts in a row of each of `ids` (those that exist).
+pub async fn failure_counts<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, u32>, DbError> {
+    Ok(subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::Id)
+        .column(subscription::Column::ConsecutiveFailures)
+        .filter(subscription::Column::Id.is_in(ids.iter().cloned()))
+        .into_tuple::<(String, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, failures)| (id, u32::try_from(failures).unwrap_or_default()))
+        .collect())
 }
 
 /// How many subscriptions the tenant has, in `scope` when given.
