@@ -13,6 +13,7 @@ mod m20261130_000005_scopes;
 mod m20261130_000006_routing_stamps;
 mod m20261201_000007_delivery_health;
 mod m20261201_000008_retention;
+mod m20261201_000009_payload_filters;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_routing_stamps::Migration),
             Box::new(m20261201_000007_delivery_health::Migration),
             Box::new(m20261201_000008_retention::Migration),
+            Box::new(m20261201_000009_payload_filters::Migration),
         ]
     }
 }

@@ -3,8 +3,8 @@
 //! it, the dispatcher sends by it.
 
 use super::{
-    CustomHeaders, EndpointUrl, EventTypePattern, ProfileSpec, ResourceName, RetryPolicy, Scope,
-    SignatureProfile,
+    CustomHeaders, EndpointUrl, EventTypePattern, PayloadFilter, ProfileSpec, ResourceName,
+    RetryPolicy, Scope, SignatureProfile,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,4 +31,7 @@ pub struct SubscriptionSpec {
     pub profile: ProfileSpec,
     /// No secret: requests carry no signature.
     pub unsigned: bool,
+    /// Only events whose data matches; `None` (or an empty filter, which
+    /// is stored as none) lets every event of its types through.
+    pub filter: Option<PayloadFilter>,
 }

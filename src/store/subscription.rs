@@ -30,6 +30,9 @@ pub struct Model {
     pub metadata: String,
     /// JSON of [`crate::domain::ProfileSpec`]; `None` is the default profile.
     pub profile: Option<String>,
+    /// The payload filter as compact JSON ([`crate::domain::PayloadFilter`]);
+    /// `None`: every event of its types.
+    pub payload_filter: Option<String>,
     /// Empty for an unsigned subscription (no secret, no signature).
     pub secret_ciphertext: String,
     pub previous_secret_ciphertext: Option<String>,
@@ -70,6 +73,7 @@ impl Model {
             ordered,
             metadata,
             profile,
+            payload_filter,
             secret_ciphertext,
             previous_secret_ciphertext,
             previous_secret_expire_time,
@@ -96,6 +100,7 @@ impl Model {
             && *ordered == other.ordered
             && *metadata == other.metadata
             && *profile == other.profile
+            && *payload_filter == other.payload_filter
             && *secret_ciphertext == other.secret_ciphertext
             && *previous_secret_ciphertext == other.previous_secret_ciphertext
             && *previous_secret_expire_time == other.previous_secret_expire_time
@@ -132,6 +137,7 @@ mod tests {
             ordered: false,
             metadata: "{}".into(),
             profile: None,
+            payload_filter: None,
             secret_ciphertext: "ciphertext".into(),
             previous_secret_ciphertext: None,
             previous_secret_expire_time: None,

@@ -5,8 +5,8 @@
 use super::codec::{StoredRetryPolicy, StoredSignature};
 use super::{DbError, now_micros, subscription, tenant};
 use crate::domain::{
-    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, ProfileSpec,
-    ResourceName, RetryPolicy, Scope, SignatureProfile, SubscriptionSpec, new_id,
+    Backoff, CustomHeaders, EndpointUrl, EventTypePattern, HexAlgorithm, IdKind, PayloadFilter,
+    ProfileSpec, ResourceName, RetryPolicy, Scope, SignatureProfile, SubscriptionSpec, new_id,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
@@ -116,6 +116,7 @@ pub async fn update<C: ConnectionTrait>(
     active.ordered = fields.ordered;
     active.metadata = fields.metadata;
     active.profile = fields.profile;
+    active.payload_filter = fields.payload_filter;
     active.disabled_reason = Set(disabled_reason);
     active.update_time = Set(now_micros());
     active.update(db).await
@@ -239,6 +240,11 @@ fn spec_to_active(spec: &SubscriptionSpec) -> subscription::ActiveModel {
         ordered: Set(spec.ordered),
         metadata: Set(to_json(&spec.metadata)),
         profile: Set((!spec.profile.is_default()).then(|| to_json(&spec.profile))),
+        payload_filter: Set(spec
+            .filter
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(PayloadFilter::to_string)),
         ..Default::default()
     }
 }
@@ -279,6 +285,12 @@ pub fn decode_spec(row: &Model) -> Result<SubscriptionSpec, CorruptRow> {
         .transpose()
         .map_err(|e| corrupt("profile", e.to_string()))?
         .unwrap_or_default();
+    let filter = row
+        .payload_filter
+        .as_deref()
+        .map(PayloadFilter::parse_text)
+        .transpose()
+        .map_err(|e| corrupt("payload_filter", e))?;
     Ok(SubscriptionSpec {
         name: ResourceName::parse(&row.name).map_err(|e| corrupt("name", e.to_string()))?,
         description: row.description.clone(),
@@ -301,6 +313,7 @@ pub fn decode_spec(row: &Model) -> Result<SubscriptionSpec, CorruptRow> {
         metadata,
         profile,
         unsigned: row.secret_ciphertext.is_empty(),
+        filter,
     })
 }
 

@@ -356,6 +356,20 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The (field, description) pairs of a status's BadRequest details.
+pub fn violations(status: &Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Polls `check` until it returns true or `deadline` passes.
 pub async fn wait_until<F, Fut>(deadline: Duration, mut check: F) -> bool
 where

@@ -16,7 +16,7 @@ const FIELD_OPERATORS: &str = "$eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exist
 pub enum PayloadFilterError {
     TooLarge { bytes: usize },
     NestedTooDeep,
-    TooManyConditions { path: String },
+    TooManyConditions,
     TooManyLevels { path: String },
     NotAnObject { path: String },
     ExpectsFilters { path: String },
@@ -37,9 +37,8 @@ impl PayloadFilterError {
     /// Where in the filter; empty for the whole filter.
     pub fn path(&self) -> &str {
         match self {
-            Self::TooLarge { .. } | Self::NestedTooDeep => "",
-            Self::TooManyConditions { path }
-            | Self::TooManyLevels { path }
+            Self::TooLarge { .. } | Self::NestedTooDeep | Self::TooManyConditions => "",
+            Self::TooManyLevels { path }
             | Self::NotAnObject { path }
             | Self::ExpectsFilters { path }
             | Self::UnknownOperator { path }
@@ -63,8 +62,8 @@ impl PayloadFilterError {
                 format!("is {bytes} bytes as JSON; at most {MAX_FILTER_BYTES}")
             }
             Self::NestedTooDeep => format!("is nested more than {MAX_JSON_DEPTH} levels deep"),
-            Self::TooManyConditions { .. } => {
-                format!("the filter has more than {MAX_FILTER_NODES} conditions")
+            Self::TooManyConditions => {
+                format!("has more than {MAX_FILTER_NODES} conditions")
             }
             Self::TooManyLevels { .. } => {
                 format!("$and, $or and $not nest at most {MAX_FILTER_DEPTH} levels deep")
@@ -141,12 +140,10 @@ struct Parser {
 }
 
 impl Parser {
-    fn count(&mut self, path: &str) -> Result<(), PayloadFilterError> {
+    fn count(&mut self) -> Result<(), PayloadFilterError> {
         self.nodes += 1;
         if self.nodes > MAX_FILTER_NODES {
-            return Err(PayloadFilterError::TooManyConditions {
-                path: path.to_owned(),
-            });
+            return Err(PayloadFilterError::TooManyConditions);
         }
         Ok(())
     }
@@ -165,7 +162,7 @@ impl Parser {
         let mut clauses = Vec::with_capacity(object.len());
         for (key, value) in object {
             let here = join(at, key);
-            self.count(&here)?;
+            self.count()?;
             let clause = match key.as_str() {
                 "$and" => Clause::And(self.filters(value, &here, level)?),
                 "$or" => Clause::Or(self.filters(value, &here, level)?),
@@ -233,7 +230,7 @@ impl Parser {
             .iter()
             .map(|(operator, operand)| {
                 let here = join(at, operator);
-                self.count(&here)?;
+                self.count()?;
                 test(operator, operand, here)
             })
             .collect::<Result<_, _>>()

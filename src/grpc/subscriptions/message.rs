@@ -4,8 +4,8 @@
 
 use crate::domain::{
     Backoff, CustomHeaders, DeliveryTimeout, Description, EndpointUrl, EventTypePattern,
-    HexAlgorithm, PatternListError, RateLimit, RateLimitError, ResourceName, RetryPolicy, Scope,
-    SignatureProfile, SubscriptionHealth, TargetPolicy, parse_pattern_list,
+    HexAlgorithm, PatternListError, PayloadFilter, RateLimit, RateLimitError, ResourceName,
+    RetryPolicy, Scope, SignatureProfile, SubscriptionHealth, TargetPolicy, parse_pattern_list,
 };
 use crate::grpc::convert::{self, duration_from_pb, duration_to_pb, timestamp};
 use crate::grpc::profile::{profile_from_pb, profile_to_pb};
@@ -52,6 +52,7 @@ pub(super) fn spec_from_pb(
     let rate_limit = v.check("subscription.rate_limit", rate_limit(input.rate_limit));
     let metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v);
     let profile = profile_from_pb(input.profile);
+    let filter = filter(input.filter.as_ref(), &mut v);
     v.into_result()?;
     let (
         Some(name),
@@ -65,6 +66,7 @@ pub(super) fn spec_from_pb(
         Some(timeout),
         Some(rate_limit),
         Some(metadata),
+        Some(filter),
     ) = (
         name,
         description,
@@ -77,6 +79,7 @@ pub(super) fn spec_from_pb(
         timeout,
         rate_limit,
         metadata,
+        filter,
     )
     else {
         return Err(ServiceError::Internal(
@@ -99,6 +102,7 @@ pub(super) fn spec_from_pb(
         metadata,
         profile,
         unsigned: input.unsigned,
+        filter,
     })
 }
 
@@ -134,6 +138,7 @@ pub(super) fn patch_from_pb(
             "ordered" => patch.ordered = Some(input.ordered),
             "metadata" => patch.metadata = convert::metadata("subscription.metadata", &input.metadata, &mut v),
             "profile" => patch.profile = Some(profile_from_pb(input.profile.clone())),
+            "filter" => patch.filter = filter(input.filter.as_ref(), &mut v),
             "unsigned" => v.add(
                 "update_mask",
                 "\"unsigned\" is set on create; RotateSubscriptionSecret gives an unsigned subscription a secret",
@@ -148,7 +153,7 @@ pub(super) fn patch_from_pb(
             other => v.add(
                 "update_mask",
                 format!(
-                    "unknown field {other:?}; mutable fields: name, description, url, event_types, enabled, headers, retry_policy, signature, timeout, rate_limit, ordered, metadata, profile"
+                    "unknown field {other:?}; mutable fields: name, description, url, event_types, enabled, headers, retry_policy, signature, timeout, rate_limit, ordered, metadata, profile, filter"
                 ),
             ),
         }
@@ -171,6 +176,28 @@ fn event_types(raw: &[String], v: &mut Violations) -> Option<Vec<EventTypePatter
         }
         Err(list) => {
             v.add("subscription.event_types", list);
+            None
+        }
+    }
+}
+
+/// The payload filter: unset or `{}` is none. A problem is named by its
+/// place in the filter, `subscription.filter.amount.$gte`.
+fn filter(
+    input: Option<&prost_types::Struct>,
+    v: &mut Violations,
+) -> Option<Option<PayloadFilter>> {
+    let Some(input) = input.filter(|s| !s.fields.is_empty()) else {
+        return Some(None);
+    };
+    match PayloadFilter::parse(&convert::struct_to_json(input.clone())) {
+        Ok(filter) => Some(Some(filter)),
+        Err(err) => {
+            let field = match err.path() {
+                "" => "subscription.filter".to_owned(),
+                path => format!("subscription.filter.{path}"),
+            };
+            v.add(field, err.reason());
             None
         }
     }
@@ -310,6 +337,10 @@ pub(super) fn to_pb(subscription: Subscription) -> pb::Subscription {
         health: subscription.health.map(health_to_pb),
         profile: (!spec.profile.is_default()).then(|| profile_to_pb(spec.profile)),
         unsigned: spec.unsigned,
+        filter: spec
+            .filter
+            .as_ref()
+            .and_then(|f| convert::json_to_struct(&f.to_json())),
     }
 }
 

@@ -188,6 +188,7 @@ impl SubscriptionService for SubscriptionApi {
                 .map(|(name, value)| pb::HttpHeader { name, value })
                 .collect(),
             body: preview.body,
+            filter_matches: preview.filter_matches,
         }))
     }
 

@@ -73,10 +73,18 @@ pub(super) fn plan(
                 expunge_time: None,
             });
             let mut fanned_out = 0;
+            // Parsed at most once per event, and only if a filter asks.
+            let mut data = None;
             for target in targets.iter().filter(|t| {
                 t.route
                     .accepts(new.event_type.as_str(), stored.scope.as_deref())
             }) {
+                if let Some(filter) = &target.filter {
+                    let data = data.get_or_insert_with(|| parse_data(&new.payload));
+                    if !filter.matches(data) {
+                        continue;
+                    }
+                }
                 fanned_out += 1;
                 plan.add_delivery(&stored, target, handoff, lease_until);
             }
@@ -99,6 +107,13 @@ pub(super) fn plan(
         outcomes[job_index] = Ok(results);
     }
     plan
+}
+
+/// An event's data for payload filters. It was checked to be a JSON
+/// object when the request was converted; should it not parse, filters
+/// see `null` and a filter on any field does not match.
+fn parse_data(payload: &str) -> serde_json::Value {
+    serde_json::from_str(payload).unwrap_or(serde_json::Value::Null)
 }
 
 impl Plan {

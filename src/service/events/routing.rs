@@ -8,7 +8,7 @@
 //! settings and compiles no schema per group.
 
 use super::catalog::{self, Entry};
-use crate::domain::{EventTypePattern, Route};
+use crate::domain::{EventTypePattern, PayloadFilter, Route};
 use crate::service::ServiceError;
 use crate::store::{Connection, publish, subscription};
 use std::collections::{HashMap, HashSet};
@@ -117,6 +117,8 @@ impl RoutingCache {
 pub(super) struct Target {
     pub model: Arc<subscription::Model>,
     pub route: Route,
+    /// Parsed once per load, evaluated per event.
+    pub filter: Option<PayloadFilter>,
 }
 
 /// Reads these tenants' enabled subscriptions in one statement.
@@ -127,6 +129,16 @@ async fn load_targets<C: Connection>(
     let mut by_tenant: HashMap<String, Vec<Target>> = HashMap::new();
     for row in publish::enabled_subscriptions(db, tenants).await? {
         let patterns: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+        let filter = match row.payload_filter.as_deref().map(PayloadFilter::parse_text) {
+            None => None,
+            Some(Ok(filter)) => Some(filter),
+            Some(Err(err)) => {
+                // Written validated, so edited by hand: a filter that
+                // cannot be read lets nothing through rather than everything.
+                tracing::warn!(subscription_id = %row.id, %err, "unreadable payload filter; not routing to it");
+                continue;
+            }
+        };
         by_tenant
             .entry(row.tenant_id.clone())
             .or_default()
@@ -138,6 +150,7 @@ async fn load_targets<C: Connection>(
                         .filter_map(|p| EventTypePattern::parse(p).ok())
                         .collect(),
                 },
+                filter,
                 model: Arc::new(row),
             });
     }

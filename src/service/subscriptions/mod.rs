@@ -13,9 +13,9 @@ pub use secrets::{rotate_secret, signing_secrets};
 
 use super::{Caller, ServiceError, require_id_shape};
 use crate::domain::{
-    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind, ProfileSpec,
-    RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher, SignatureProfile,
-    SubscriptionHealth, WebhookSecret,
+    Capability, CustomHeaders, DeliveryTimeout, EndpointUrl, EventTypePattern, IdKind,
+    PayloadFilter, ProfileSpec, RateLimit, ResourceName, RetryPolicy, Scope, SecretCipher,
+    SignatureProfile, SubscriptionHealth, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
 use crate::store::{Connection, DbError, TransactionSession, Transactional, subscription};
@@ -65,6 +65,8 @@ pub struct SubscriptionPatch {
     pub ordered: Option<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
     pub profile: Option<ProfileSpec>,
+    /// `Some(None)` clears the filter.
+    pub filter: Option<Option<PayloadFilter>>,
 }
 
 #[derive(Clone, Debug)]
@@ -227,6 +229,9 @@ fn apply_simple_fields(spec: &mut SubscriptionSpec, patch: SubscriptionPatch) {
     }
     if let Some(profile) = patch.profile {
         spec.profile = profile;
+    }
+    if let Some(filter) = patch.filter {
+        spec.filter = filter;
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Preview {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Whether the subscription's payload filter lets the event through
+    /// (true without a filter).
+    pub filter_matches: bool,
 }
 
 /// With `test_secret`, signatures are computed with it so a receiver's
@@ -64,6 +67,10 @@ pub async fn preview<C: Connection>(
         )?],
         (true, None) => vec![WebhookSecret::generate()],
     };
+    let filter_matches = spec.filter.as_ref().is_none_or(|filter| {
+        // The data was checked to be a JSON object on the way in.
+        serde_json::from_str(&event.data).is_ok_and(|data| filter.matches(&data))
+    });
     let now = chrono::Utc::now();
     let metadata = serde_json::Value::Object(event.metadata).to_string();
     let attributes = event
@@ -98,5 +105,6 @@ pub async fn preview<C: Connection>(
         url: spec.url.as_str().to_owned(),
         headers,
         body: request.body,
+        filter_matches,
     })
 }

@@ -83,7 +83,7 @@ SIGNATURE_ALGORITHM_HMAC_SHA256_HEX: SignatureAlgorithm
 SIGNATURE_ALGORITHM_HMAC_SHA512_HEX: SignatureAlgorithm
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time", "profile", "unsigned", "health")
+    __slots__ = ("id", "name", "description", "url", "event_types", "scope", "enabled", "disabled_reason", "headers", "retry_policy", "signature", "timeout", "rate_limit", "ordered", "metadata", "create_time", "update_time", "profile", "unsigned", "health", "filter")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class Subscription(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     UNSIGNED_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -138,7 +139,8 @@ class Subscription(_message.Message):
     profile: DeliveryProfile
     unsigned: bool
     health: SubscriptionHealth
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile: _Optional[_Union[DeliveryProfile, _Mapping]] = ..., unsigned: _Optional[bool] = ..., health: _Optional[_Union[SubscriptionHealth, _Mapping]] = ...) -> None: ...
+    filter: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., scope: _Optional[str] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ..., signature: _Optional[_Union[SignatureProfile, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rate_limit: _Optional[int] = ..., ordered: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile: _Optional[_Union[DeliveryProfile, _Mapping]] = ..., unsigned: _Optional[bool] = ..., health: _Optional[_Union[SubscriptionHealth, _Mapping]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SubscriptionHealth(_message.Message):
     __slots__ = ("last_success_time", "failing_since", "consecutive_failures", "success_ratio_24h", "attempts_24h")
@@ -356,16 +358,18 @@ class PreviewDeliveryRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., subscription: _Optional[_Union[Subscription, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., test_secret: _Optional[str] = ...) -> None: ...
 
 class PreviewDeliveryResponse(_message.Message):
-    __slots__ = ("method", "url", "headers", "body")
+    __slots__ = ("method", "url", "headers", "body", "filter_matches")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_MATCHES_FIELD_NUMBER: _ClassVar[int]
     method: str
     url: str
     headers: _containers.RepeatedCompositeFieldContainer[HttpHeader]
     body: bytes
-    def __init__(self, method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+    filter_matches: bool
+    def __init__(self, method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ..., filter_matches: _Optional[bool] = ...) -> None: ...
 
 class HttpHeader(_message.Message):
     __slots__ = ("name", "value")

@@ -152,7 +152,9 @@ export type PublishEventResponse = Message<"hookrelay.v1.PublishEventResponse"> 
   event?: Event | undefined;
 
   /**
-   * Number of subscriptions the event was fanned out to.
+   * Number of deliveries the event created: its enabled subscriptions whose
+   * event types, scope and payload filter accept it. A duplicate publish
+   * returns the number of the original's deliveries.
    *
    * @generated from field: uint32 subscription_count = 2;
    */
@@ -230,7 +232,9 @@ export type PublishedEvent = Message<"hookrelay.v1.PublishedEvent"> & {
   event?: Event | undefined;
 
   /**
-   * Number of subscriptions the event was fanned out to.
+   * Number of deliveries the event created: its enabled subscriptions whose
+   * event types, scope and payload filter accept it. A duplicate publish
+   * returns the number of the original's deliveries.
    *
    * @generated from field: uint32 subscription_count = 2;
    */
