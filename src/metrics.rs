@@ -45,6 +45,14 @@ pub const RETENTION_DELETED: &str = "hookrelay_retention_deleted_rows_total";
 /// holds its event).
 pub const RETENTION_OLDEST: &str = "hookrelay_retention_oldest_kept_seconds";
 
+/// Enabled subscriptions in a run of failed attempts (their endpoint has
+/// not answered 2xx since the run began). Sampled with the queue depth.
+pub const SUBSCRIPTIONS_FAILING: &str = "hookrelay_subscriptions_failing";
+/// Operational events announced about endpoints' health, by `type`:
+/// `failing`, `disabling`, `disabled`, `recovered` (each replica counts
+/// what it announced).
+pub const HEALTH_EVENTS: &str = "hookrelay_subscription_health_events_total";
+
 /// How often the queue depth is sampled.
 const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
@@ -96,6 +104,14 @@ fn describe() {
     describe_gauge!(
         RETENTION_OLDEST,
         "Age in seconds of the oldest row retention keeps, by table"
+    );
+    describe_gauge!(
+        SUBSCRIPTIONS_FAILING,
+        "Enabled subscriptions in a run of failed attempts"
+    );
+    describe_counter!(
+        HEALTH_EVENTS,
+        "Operational events announced about endpoints' health, by type"
     );
     describe_counter!(GRPC_REQUESTS, "gRPC requests by service, method and code");
     describe_histogram!(GRPC_DURATION, "gRPC handling time in seconds");
@@ -161,6 +177,10 @@ async fn sample_queue(db: Db, shutdown: CancellationToken) {
             Ok(None) => {}
             Err(err) => tracing::debug!(error = %err, "sampling the queue depth failed"),
         }
+        match gauges::failing_subscriptions(&db).await {
+            Ok(count) => gauge!(SUBSCRIPTIONS_FAILING).set(count as f64),
+            Err(err) => tracing::debug!(error = %err, "counting failing subscriptions failed"),
+        }
         tokio::select! {
             () = tokio::time::sleep(QUEUE_SAMPLE_EVERY) => {}
             () = shutdown.cancelled() => return,
@@ -186,6 +206,12 @@ pub fn attempt_finished(status: Option<u16>, duration: Duration, outcome: &'stat
     };
     histogram!(ATTEMPT_DURATION, "result" => result).record(duration.as_secs_f64());
     counter!(DELIVERY_ATTEMPTS, "outcome" => outcome).increment(1);
+}
+
+/// Records an announcement about an endpoint's health: `failing`,
+/// `disabling`, `disabled` or `recovered`.
+pub fn health_event(kind: &'static str) {
+    counter!(HEALTH_EVENTS, "type" => kind).increment(1);
 }
 
 /// Records rows retention deleted from `table`.

@@ -1,7 +1,7 @@
 //! The Prometheus endpoint of a real `hookrelay serve` process (metrics are
 //! process-wide, so the server runs alone in its own process): publishes,
-//! delivery outcomes, attempt latency, in-flight, queue depth and gRPC
-//! requests by status code are all counted.
+//! delivery outcomes, attempt latency, in-flight, queue depth, endpoints'
+//! health and gRPC requests by status code are all counted.
 
 mod common;
 
@@ -68,7 +68,9 @@ async fn metrics_count_what_happened(backend: Backend) {
     let server = ServeProcess::start(
         &database.url,
         &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")],
-        &[],
+        // One failed attempt makes the endpoint "failing": the 503 below
+        // is announced, and so is the success that follows it.
+        &[("HOOKRELAY_DISPATCH__FAILING_AFTER_ATTEMPTS", "1".to_owned())],
     );
     wait_for_port(metrics_port);
 
@@ -78,6 +80,11 @@ async fn metrics_count_what_happened(backend: Backend) {
         let before = scrape(metrics_port).await;
         if let Some(depth) = sample(&before, "hookrelay_queue_depth{status=\"pending\"}") {
             assert_eq!(depth, 0.0, "{before}");
+            assert_eq!(
+                sample(&before, "hookrelay_subscriptions_failing"),
+                Some(0.0),
+                "{before}"
+            );
             break;
         }
         assert!(
@@ -122,6 +129,27 @@ async fn metrics_count_what_happened(backend: Backend) {
             ))
             .await
             .unwrap();
+        if n == 0 {
+            // The 503 alone in its group of results makes the endpoint
+            // failing (with both in one group, the success would end the
+            // run before it was recorded).
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let text = scrape(metrics_port).await;
+                let failing = sample(
+                    &text,
+                    "hookrelay_subscription_health_events_total{type=\"failing\"}",
+                );
+                if failing == Some(1.0) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the 503 was never announced:\n{text}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
     let refused = events
         .publish_event(authed(
@@ -153,7 +181,16 @@ async fn metrics_count_what_happened(backend: Backend) {
             "hookrelay_delivery_attempts_total{outcome=\"succeeded\"}",
         );
         let depth = sample(&text, "hookrelay_queue_depth{status=\"pending\"}");
-        if succeeded == Some(2.0) && depth == Some(0.0) {
+        let recovered = sample(
+            &text,
+            "hookrelay_subscription_health_events_total{type=\"recovered\"}",
+        );
+        let failing = sample(&text, "hookrelay_subscriptions_failing");
+        if succeeded == Some(2.0)
+            && depth == Some(0.0)
+            && recovered == Some(1.0)
+            && failing == Some(0.0)
+        {
             break text;
         }
         assert!(Instant::now() < deadline, "metrics never settled:\n{text}");
@@ -176,6 +213,17 @@ async fn metrics_count_what_happened(backend: Backend) {
         1.0,
     );
     expect("hookrelay_deliveries_in_flight", 0.0);
+    // The 503 made the endpoint failing (announced once); the retry's
+    // success ended the run (announced once); nothing fails now.
+    expect(
+        "hookrelay_subscription_health_events_total{type=\"failing\"}",
+        1.0,
+    );
+    expect(
+        "hookrelay_subscription_health_events_total{type=\"recovered\"}",
+        1.0,
+    );
+    expect("hookrelay_subscriptions_failing", 0.0);
     expect("hookrelay_queue_depth{status=\"in_flight\"}", 0.0);
     let publish = "service=\"hookrelay.v1.EventService\",method=\"PublishEvent\"";
     expect(

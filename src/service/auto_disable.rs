@@ -57,6 +57,7 @@ pub async fn disable_and_announce<C: Connection + Transactional>(
         publish_operational(db, subscription.tenant_id, SUBSCRIPTION_DISABLED, &payload)
             .await
             .map_err(AutoDisableError::Announce)?;
+    crate::metrics::health_event("disabled");
     let queued = published.subscription_count > 0;
     changes.send(Change::EventPublished {
         tenant_id: subscription.tenant_id.to_owned(),

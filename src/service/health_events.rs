@@ -35,6 +35,15 @@ pub enum HealthNews {
 }
 
 impl HealthNews {
+    /// Its name in metrics.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Failing(_) => "failing",
+            Self::Disabling { .. } => "disabling",
+            Self::Recovered { .. } => "recovered",
+        }
+    }
+
     fn event_type(&self) -> &'static str {
         match self {
             Self::Failing(_) => SUBSCRIPTION_FAILING,
@@ -84,6 +93,7 @@ pub async fn announce<C: Connection + Transactional>(
     );
     let published =
         publish_operational(db, subscription.tenant_id, news.event_type(), &payload).await?;
+    crate::metrics::health_event(news.kind());
     let queued = published.subscription_count > 0;
     changes.send(Change::EventPublished {
         tenant_id: subscription.tenant_id.to_owned(),

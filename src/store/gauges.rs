@@ -1,9 +1,13 @@
 //! The figures the metrics sampler reads from the database: how many
 //! deliveries wait in the queue and how many are leased, for dashboards and
-//! alerts on a growing backlog.
+//! alerts on a growing backlog, and how many endpoints are failing.
 
 use super::delivery::Status;
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement};
+use super::subscription;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    Statement,
+};
 
 /// Deliveries in the queue by status.
 #[derive(Clone, Copy, Debug, FromQueryResult)]
@@ -24,4 +28,13 @@ pub async fn queue_depth<C: ConnectionTrait>(db: &C) -> Result<Option<QueueDepth
     );
     let statement = Statement::from_string(db.get_database_backend(), sql);
     QueueDepth::find_by_statement(statement).one(db).await
+}
+
+/// Enabled subscriptions in a run of failures (`failing_since` set).
+pub async fn failing_subscriptions<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    subscription::Entity::find()
+        .filter(subscription::Column::Enabled.eq(true))
+        .filter(subscription::Column::FailingSince.is_not_null())
+        .count(db)
+        .await
 }
