@@ -39,6 +39,7 @@ on_both_databases!(
     a_publish_waits_for_room_in_a_full_dispatcher,
     slow_endpoints_cost_publishers_one_wait,
     shutdown_releases_unfinished,
+    shutdown_makes_lined_up_deliveries_due,
     slow_requests_keep_their_lease
 );
 
@@ -442,6 +443,70 @@ async fn slow_endpoints_cost_publishers_one_wait(backend: Backend) {
 // ---------------------------------------------------------------------------
 // 2. Shutdown waits its grace period, then releases what it could not finish.
 // ---------------------------------------------------------------------------
+
+/// Deliveries waiting in line behind their subscription's bound are due a
+/// lease from now (out of the general claim's way); a graceful shutdown
+/// makes them due at once, so the next server sends them straight away,
+/// not 150 s later.
+async fn shutdown_makes_lined_up_deliveries_due(backend: Backend) {
+    const EVENTS: usize = 4;
+    let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
+    let mut app = spawn_app_with(backend, |s| {
+        s.shutdown_grace_ms = 300;
+        s.secret_key = Some(secret_key.clone());
+        s.dispatch.max_in_flight_per_subscription = 1;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    // The first request outlasts the grace period; the others are quick.
+    receiver.script([Reply::status(204).after(Duration::from_secs(5))]);
+    subscribe(&app, receiver.url("/lined-up")).await;
+    let batch: Vec<Event> = (0..EVENTS)
+        .map(|seq| event(serde_json::json!({"seq": seq})))
+        .collect();
+    EventServiceClient::new(app.channel())
+        .batch_publish_events(app.req(BatchPublishEventsRequest { events: batch }))
+        .await
+        .expect("batch publish");
+    receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    let lease_away = hookrelay::store::now_micros() + 60_000_000;
+    let lined_up = wait_until(Duration::from_secs(10), || async {
+        let rows = delivery_rows(&app).await;
+        rows.iter()
+            .filter(|d| d.status == PENDING && d.next_attempt_time > lease_away)
+            .count()
+            == EVENTS - 1
+    })
+    .await;
+    assert!(
+        lined_up,
+        "the three behind the bound wait in line, due a lease away: {:?}",
+        delivery_rows(&app).await
+    );
+
+    app.stop().await;
+    let stopped = hookrelay::store::now_micros();
+    let rows = delivery_rows(&app).await;
+    assert!(
+        rows.iter()
+            .filter(|d| d.status == PENDING)
+            .all(|d| d.next_attempt_time <= stopped),
+        "shutdown made every waiting delivery due: {rows:?}"
+    );
+
+    let mut replica = spawn_replica(&app, |s| s.secret_key = Some(secret_key.clone())).await;
+    let all_succeeded = wait_until(Duration::from_secs(15), || async {
+        let rows = delivery_rows(&app).await;
+        rows.len() == EVENTS && rows.iter().all(|d| d.status == SUCCEEDED)
+    })
+    .await;
+    assert!(
+        all_succeeded,
+        "the next server sent them at once: {:?}",
+        delivery_rows(&app).await
+    );
+    replica.stop().await;
+}
 
 async fn shutdown_releases_unfinished(backend: Backend) {
     let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());

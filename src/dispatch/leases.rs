@@ -1,6 +1,7 @@
 //! The leases this dispatcher holds: renewed while their requests run, and
 //! at shutdown, after the grace period, handed back to the queue with
-//! whatever was handed over but never started.
+//! whatever was handed over but never started (and what waited in line,
+//! made due at once).
 
 use super::Dispatcher;
 use super::recorder::Finished;
@@ -79,6 +80,13 @@ impl Dispatcher {
         handoffs.close();
         while let Ok(batch) = handoffs.try_recv() {
             unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
+        }
+        let lined_up = self.lineup.snapshot();
+        if !lined_up.is_empty() {
+            // Put in line for this process's own claims: due now for the rest.
+            if let Err(err) = queue::due_now_lined_up(&self.db, &lined_up, now_micros()).await {
+                tracing::warn!(error = %err, "making lined-up deliveries due failed; they fall due within a lease");
+            }
         }
         let mut held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
         held.extend(unsent);

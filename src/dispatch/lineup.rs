@@ -12,8 +12,9 @@
 //! - its freed places are refilled by a claim of its own, oldest first,
 //!   which takes first attempts whatever their due time.
 //!
-//! A lined-up delivery is an ordinary pending row: if this process dies,
-//! it falls due within a lease and any replica sends it.
+//! A lined-up delivery is an ordinary pending row: at shutdown it is made
+//! due at once, and if this process dies it falls due within a lease; any
+//! replica then sends it.
 
 use super::Dispatcher;
 use super::recorder::Finished;
@@ -75,7 +76,7 @@ impl LineUp {
         }
     }
 
-    fn snapshot(&self) -> Vec<String> {
+    pub(super) fn snapshot(&self) -> Vec<String> {
         self.turns
             .lock()
             .expect("line-up lock")

@@ -118,6 +118,38 @@ pub async fn claim_lined_up<C: ConnectionTrait>(
     Claimed::find_by_statement(statement).all(db).await
 }
 
+/// Makes the lined-up first attempts of these subscriptions due at `now`:
+/// at shutdown, so the replicas that go on claim them at once instead of
+/// a lease later (see the dispatcher's `lineup`).
+pub async fn due_now_lined_up<C: ConnectionTrait>(
+    db: &C,
+    subscription_ids: &[String],
+    now: i64,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let mut changed = 0;
+    for chunk in subscription_ids.chunks(100) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+        // `status IN (...)` restates the partial index's predicate, as in
+        // `claim_lined_up`.
+        let sql = format!(
+            "UPDATE deliveries SET next_attempt_time = $1 \
+             WHERE subscription_id IN ({}) AND status IN ({pending}, {in_flight}) \
+               AND status = {pending} AND attempts = 0 AND next_attempt_time > $1",
+            placeholders.join(", "),
+            pending = Status::Pending as i16,
+            in_flight = Status::InFlight as i16,
+        );
+        let mut values = vec![Value::from(now)];
+        values.extend(chunk.iter().map(|id| Value::from(id.as_str())));
+        changed += db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
+}
+
 /// Returns deliveries whose lease expired (their process died mid-send) to
 /// the queue, due now. At-least-once: the receiver may see them twice.
 pub async fn release_expired_leases<C: ConnectionTrait>(db: &C, now: i64) -> Result<u64, DbErr> {
