@@ -15,8 +15,8 @@
 //! ```
 //!
 //! - [`domain`] — pure rules and value types: ids, names, URL policy,
-//!   event-type patterns, routing, retry schedule and next steps, secrets,
-//!   signing. No I/O, no tonic, no sea-orm.
+//!   event-type patterns, payload filters, routing, retry schedule and next
+//!   steps, secrets, signing. No I/O, no tonic, no sea-orm.
 //! - [`store`] — sea-orm entities (one file per table) and every query, as
 //!   named functions per table or use case; it re-exports the connection and
 //!   transaction types the other layers hold (`Db`, `Tx`) and classifies

@@ -1,6 +1,8 @@
 //! The routing step of a publish: which enabled subscriptions receive each
-//! new event, and for each delivery whether this replica's dispatcher takes
-//! it at once (written leased to it) or the queue carries it.
+//! new event (type, scope, then payload filter), and for each delivery
+//! whether this replica's dispatcher takes it at once (written leased to
+//! it) or the queue carries it. An event a filter turns away gets no
+//! delivery row and is not counted in its `subscription_count`.
 
 use super::idempotency::{Duplicates, Repeat};
 use super::routing::{Routing, Target};

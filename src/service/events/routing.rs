@@ -1,11 +1,12 @@
 //! What publishing keeps in memory about each tenant between groups: its
-//! enabled subscriptions, parsed for routing, and its event catalog. An
-//! entry lasts until the tenant's routing stamp moves; triggers in the
-//! database move it on every write to the tenant's subscriptions or event
-//! types, from any replica and any code path. A group reads its tenants'
-//! stamps in one small statement and reloads only the tenants whose stamp
-//! moved, so a steady publisher reads no subscription rows, parses no
-//! settings and compiles no schema per group.
+//! enabled subscriptions, parsed for routing (payload filters included),
+//! and its event catalog. An entry lasts until the tenant's routing stamp
+//! moves; triggers in the database move it on every write to the tenant's
+//! subscriptions or event types, from any replica and any code path. A
+//! group reads its tenants' stamps in one small statement and reloads only
+//! the tenants whose stamp moved, so a steady publisher reads no
+//! subscription rows, parses no settings or filters and compiles no schema
+//! per group.
 
 use super::catalog::{self, Entry};
 use crate::domain::{EventTypePattern, PayloadFilter, Route};
