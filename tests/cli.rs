@@ -380,3 +380,45 @@ async fn listen_prints_and_verifies_webhooks() {
         "pretty JSON expected: {text}"
     );
 }
+
+/// `tenants set-retention`: periods in human units, `default` back to the
+/// server's, each flag on its own; bad periods are usage errors, an unknown
+/// tenant a clear failure.
+#[test]
+fn tenants_set_retention_sets_a_tenants_own_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hookrelay.db").display());
+    assert!(
+        hookrelay(&["tenants", "create", "acme"], &url)
+            .status
+            .success()
+    );
+    let set = |args: &[&str]| {
+        let mut all = vec!["tenants", "set-retention", "acme"];
+        all.extend_from_slice(args);
+        hookrelay(&all, &url)
+    };
+    let output = set(&["--deliveries", "7d", "--events", "2160h"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "tenant acme keeps finished deliveries for 7d and events for 90d"
+    );
+    let output = set(&["--deliveries", "default"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "tenant acme keeps finished deliveries for 30d (the server's setting) and events for 90d"
+    );
+    for bad in ["0d", "30w", "forever"] {
+        let output = set(&["--events", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {}", stderr(&output));
+        assert!(stderr(&output).contains("--events"), "{}", stderr(&output));
+    }
+    let output = hookrelay(
+        &["tenants", "set-retention", "globex", "--events", "1d"],
+        &url,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("globex"), "{}", stderr(&output));
+}

@@ -115,3 +115,47 @@ pub async fn attempts_left(app: &TestApp, delivery_id: &str) -> i64 {
     )
     .await
 }
+
+/// Rows in (events, deliveries, delivery_attempts), all tenants.
+pub async fn table_rows(app: &TestApp) -> (i64, i64, i64) {
+    let count = |table: &str| {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        async move {
+            app.db
+                .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .expect("a count")
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    (
+        count("events").await,
+        count("deliveries").await,
+        count("delivery_attempts").await,
+    )
+}
+
+/// The database's size in bytes: on SQLite the file and its WAL, on
+/// Postgres the three tables with their indexes and TOAST.
+pub async fn database_size(app: &TestApp) -> u64 {
+    if let Some(file) = app.database.url.strip_prefix("sqlite://") {
+        return ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{file}{suffix}")).ok())
+            .map(|metadata| metadata.len())
+            .sum();
+    }
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT (pg_total_relation_size('events') + pg_total_relation_size('deliveries') \
+             + pg_total_relation_size('delivery_attempts'))::bigint",
+        ))
+        .await
+        .unwrap()
+        .expect("a size");
+    row.try_get_by_index::<i64>(0).unwrap() as u64
+}
