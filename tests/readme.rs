@@ -33,6 +33,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
 const SECTION: &str = "## grpcurl walk-through";
 const QUICK_START: &str = "## Quick start";
 const CONTRACTS: &str = "## Webhook contracts";
+const RETENTION: &str = "## Retention";
 const PREAMBLE: [&str; 2] = [
     "cargo build --release",
     r#"export PATH="$PWD/target/release:$PATH""#,
@@ -223,6 +224,41 @@ fn webhook_contracts_run_as_written() {
         .and_then(|rest| rest.split('"').nth(3))
         .expect("x-webhook-timestamp in the preview");
     assert_eq!(millis.len(), 13, "{millis} is not epoch milliseconds");
+}
+
+/// The Retention section: a tenant's own period set with the CLI, and
+/// ExpungeEvent removing a delivered event's data while its delivery stays.
+#[test]
+fn retention_section_runs_as_written() {
+    require_grpcurl();
+    let script = runnable_section(RETENTION);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, output) = run_bash(&format!("{ON_ERROR}\n{script}"), dir.path());
+    assert!(
+        status.success(),
+        "the retention section failed ({status}); its output:\n{output}"
+    );
+    for (fact, why) in [
+        (
+            "tenant acme keeps finished deliveries for 30d and events for 90d (the server's setting)",
+            "set-retention reports both periods",
+        ),
+        (r#""expungeTime""#, "the expunged event says when"),
+        ("DELIVERY_STATUS_SUCCEEDED", "the delivery history stays"),
+    ] {
+        assert!(output.contains(fact), "{why}: no {fact:?} in\n{output}");
+    }
+    // Published, then expunged and read back without it.
+    assert_eq!(
+        output.matches("jane@example.com").count(),
+        1,
+        "the address shows only in the publish's answer:\n{output}"
+    );
+    let received = scratch_file(dir.path(), "receiver.log");
+    assert!(
+        received.contains("--> user.signed_up usr_42.signed_up"),
+        "the webhook arrived: {received}"
+    );
 }
 
 /// A section's ```sh blocks as a script to run here: the build preamble
