@@ -44,7 +44,12 @@ async fn event_exists(app: &common::TestApp, token: &str, id: &str) -> Result<()
 
 async fn old_finished_rows_go_and_unfinished_or_young_ones_stay(backend: Backend) {
     // Batches of 2: the three old events take several batches.
-    let app = spawn_app_with(backend, retention_every_100ms(2)).await;
+    let metrics_port = common::process::free_port();
+    let app = spawn_app_with(backend, |settings| {
+        retention_every_100ms(2)(settings);
+        settings.metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
+    })
+    .await;
     for name in [EVENT_TYPE, OVERDUE, VOID] {
         register_event_type(app.channel(), &app.tenant.token, name).await;
     }
@@ -165,6 +170,28 @@ async fn old_finished_rows_go_and_unfinished_or_young_ones_stay(backend: Backend
         "{delivery:?}"
     );
     event_exists(&app, &app.tenant.token, &young).await.unwrap();
+
+    // What went is counted by table (metrics are per process, and other
+    // tests of this binary count too: at least this test's rows), and the
+    // age of what is kept is reported.
+    let metrics = scrape_metrics(metrics_port).await;
+    let deleted = |table: &str| {
+        sample(
+            &metrics,
+            &format!("hookrelay_retention_deleted_rows_total{{table=\"{table}\"}}"),
+        )
+        .unwrap_or_else(|| panic!("no count of deleted {table} in\n{metrics}"))
+    };
+    assert!(deleted("deliveries") >= 3.0, "{metrics}");
+    assert!(deleted("delivery_attempts") >= 3.0, "{metrics}");
+    assert!(deleted("events") >= 4.0, "{metrics}");
+    for table in ["deliveries", "events"] {
+        let series = format!("hookrelay_retention_oldest_kept_seconds{{table=\"{table}\"}}");
+        assert!(
+            sample(&metrics, &series).is_some(),
+            "no {series} in\n{metrics}"
+        );
+    }
 }
 
 async fn a_tenants_own_period_applies_to_it_alone(backend: Backend) {

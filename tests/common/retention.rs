@@ -159,3 +159,20 @@ pub async fn database_size(app: &TestApp) -> u64 {
         .expect("a size");
     row.try_get_by_index::<i64>(0).unwrap() as u64
 }
+
+/// The Prometheus text a server's `/metrics` serves on `port`.
+pub async fn scrape_metrics(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("scrape /metrics")
+        .text()
+        .await
+        .expect("the metrics text")
+}
+
+/// The value of the sample line that starts with `series`, if any.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
