@@ -199,7 +199,38 @@ async fn expunging_follows_the_tenant_scope_and_capability_rules(backend: Backen
     assert!(event.payload.is_some());
 }
 
+/// A delivery in flight while its event is expunged is not cancelled with
+/// the pending ones; when its attempt fails, its retry finds the data gone
+/// and is cancelled, saying so (not blaming its subscription).
+async fn a_delivery_in_flight_when_its_event_is_expunged_stops_at_its_retry(backend: Backend) {
+    let app = app_with_type(backend).await;
+    let slow = TestReceiver::start().await;
+    // The first attempt fails after a second; any retry would succeed.
+    slow.script([Reply::status(503).after(Duration::from_secs(1))]);
+    subscribe(
+        &app,
+        hookrelay::proto::Subscription {
+            retry_policy: fast_retries(5),
+            ..subscription_to(slow.url("/slow"))
+        },
+    )
+    .await;
+    let id = publish_to(&app, serde_json::json!({"secret": 1}), 1).await;
+    slow.wait_for_arrivals(1, Duration::from_secs(10)).await;
+    expunge_as(&app, &app.tenant.token, &id)
+        .await
+        .expect("expunge while the attempt is in flight");
+    wait_until_cancelled(&app, &id).await;
+    let delivery = deliveries_of_event(&app, &id).await.remove(0);
+    assert_eq!(
+        delivery.last_error, "cancelled: the event's data was expunged",
+        "{delivery:?}"
+    );
+    assert_eq!(slow.arrivals(), 1, "nothing was sent after the expunge");
+}
+
 on_both_databases!(
     expunging_removes_the_data_and_keeps_the_history,
     expunging_follows_the_tenant_scope_and_capability_rules,
+    a_delivery_in_flight_when_its_event_is_expunged_stops_at_its_retry,
 );

@@ -6,6 +6,7 @@ use super::bounds::Admission;
 use super::lineup::Source;
 use super::recorder::Finished;
 use super::{Dispatcher, Slot, Target};
+use crate::service::events::EXPUNGED_REASON;
 use crate::service::handoff::Direct;
 use crate::store::queue::{self, Claimed};
 use crate::store::{deliveries, event, now_micros};
@@ -49,18 +50,19 @@ impl Dispatcher {
         let mut later = Vec::new();
         let mut in_line = Vec::new();
         for delivery in claimed {
-            let (Some(target), Some(event)) = (
-                targets.get(&delivery.subscription_id),
-                events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone())),
-            ) else {
-                // Deleted or disabled subscription (by hand, by the server,
-                // or with its scope): nothing will be sent, and it says why.
-                let _ = deliveries::cancel(
-                    &self.db,
-                    &delivery.id,
-                    "cancelled: the subscription was disabled or deleted",
-                )
-                .await;
+            let target = targets.get(&delivery.subscription_id);
+            let event = events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone()));
+            let (Some(target), Some(event)) = (target, event) else {
+                // Nothing will be sent, and the delivery says why: its
+                // subscription was disabled or deleted (by hand, by the
+                // server, or with its scope), or its event's data was
+                // expunged (expunged events are not loaded).
+                let reason = if target.is_none() {
+                    "cancelled: the subscription was disabled or deleted"
+                } else {
+                    EXPUNGED_REASON
+                };
+                let _ = deliveries::cancel(&self.db, &delivery.id, reason).await;
                 continue;
             };
             if self.belongs_in_line(&delivery, source) {
