@@ -33,6 +33,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_hookrelay");
 const SECTION: &str = "## grpcurl walk-through";
 const QUICK_START: &str = "## Quick start";
 const CONTRACTS: &str = "## Webhook contracts";
+const FILTERS: &str = "## Payload filters";
 const RETENTION: &str = "## Retention";
 const PREAMBLE: [&str; 2] = [
     "cargo build --release",
@@ -259,6 +260,56 @@ fn retention_section_runs_as_written() {
         received.contains("--> user.signed_up usr_42.signed_up"),
         "the webhook arrived: {received}"
     );
+}
+
+/// The Payload filters section: a filtered subscription tried with
+/// PreviewDelivery, three orders of which only the matching one creates a
+/// delivery, a bad filter refused with its place named, and the filter
+/// cleared by an update with `filter` in the mask.
+#[test]
+fn payload_filters_run_as_written() {
+    require_grpcurl();
+    let script = runnable_section(FILTERS);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (status, output) = run_bash(&format!("{ON_ERROR}\n{script}"), dir.path());
+    assert!(
+        status.success(),
+        "the payload filters section failed ({status}); its output:\n{output}"
+    );
+    for (fact, count, why) in [
+        (r#""filterMatches": true"#, 1, "the German sample matches"),
+        (r#""filterMatches": false"#, 1, "the American one does not"),
+        (
+            r#""subscriptionCount": 1"#,
+            2,
+            "ord_1 makes a delivery, and ord_4 once the filter is gone",
+        ),
+        (r#""subscriptionCount": 0"#, 2, "ord_2 and ord_3 make none"),
+        (
+            "subscription.filter.amount.$gte: expects a number",
+            1,
+            "the bad filter's place is named",
+        ),
+    ] {
+        assert_eq!(
+            output.matches(fact).count(),
+            count,
+            "{why}: {fact:?} in\n{output}"
+        );
+    }
+    let received = scratch_file(dir.path(), "receiver.log");
+    for (id, delivered) in [
+        ("ord_1", true),
+        ("ord_2", false),
+        ("ord_3", false),
+        ("ord_4", true),
+    ] {
+        assert_eq!(
+            received.contains(&format!("--> order.created {id} on /big-eu")),
+            delivered,
+            "{id}: {received}"
+        );
+    }
 }
 
 /// A section's ```sh blocks as a script to run here: the build preamble
