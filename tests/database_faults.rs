@@ -70,6 +70,29 @@ async fn publish_until(
     calls
 }
 
+/// Waits (up to `deadline`) for every acknowledged event to reach the
+/// receiver, and returns how many never did.
+async fn lost_of(
+    receiver: &TestReceiver,
+    acknowledged: &HashSet<String>,
+    deadline: Duration,
+) -> usize {
+    let delivered = || {
+        receiver
+            .received()
+            .iter()
+            .map(delivering::webhook_id)
+            .collect::<HashSet<String>>()
+    };
+    wait_until(deadline, || async {
+        let seen = delivered();
+        acknowledged.iter().all(|id| seen.contains(id))
+    })
+    .await;
+    let seen = delivered();
+    acknowledged.iter().filter(|id| !seen.contains(*id)).count()
+}
+
 /// Postgres stops taking connections (and drops the ones it has) for a few
 /// seconds while four publishers keep publishing: publishes fail with
 /// UNAVAILABLE, none hangs, health says NOT_SERVING, and when the database
@@ -195,21 +218,12 @@ async fn postgres_going_away_under_load_loses_nothing_acknowledged() {
     );
 
     // The dispatcher resumes by itself: every acknowledged event arrives.
-    let delivered_all = wait_until(Duration::from_secs(60), || async {
-        let seen: HashSet<String> = receiver
-            .received()
-            .iter()
-            .map(delivering::webhook_id)
-            .collect();
-        acknowledged.iter().all(|id| seen.contains(id))
-    })
-    .await;
+    let lost = lost_of(&receiver, &acknowledged, Duration::from_secs(60)).await;
     let seen: HashSet<String> = receiver
         .received()
         .iter()
         .map(delivering::webhook_id)
         .collect();
-    let lost = acknowledged.iter().filter(|id| !seen.contains(*id)).count();
     println!(
         "postgres outage: {} publishes acknowledged, {} refused (UNAVAILABLE), slowest call {:?}, {} acknowledged lost, {} requests for {} events",
         acknowledged.len(),
@@ -219,10 +233,7 @@ async fn postgres_going_away_under_load_loses_nothing_acknowledged() {
         receiver.received().len(),
         seen.len(),
     );
-    assert!(
-        delivered_all && lost == 0,
-        "{lost} acknowledged events were never delivered"
-    );
+    assert_eq!(lost, 0, "{lost} acknowledged events were never delivered");
 }
 
 // ---------------------------------------------------------------------------
@@ -492,30 +503,13 @@ async fn sqlite_full_refuses_publishes_and_recovers() {
     let verdict: String = integrity.try_get_by_index(0).expect("text");
     assert_eq!(verdict, "ok", "the full database is still sound");
 
-    let delivered = wait_until(Duration::from_secs(30), || async {
-        let seen: HashSet<String> = receiver
-            .received()
-            .iter()
-            .map(delivering::webhook_id)
-            .collect();
-        acknowledged.iter().all(|id| seen.contains(id))
-    })
-    .await;
-    let seen: HashSet<String> = receiver
-        .received()
-        .iter()
-        .map(delivering::webhook_id)
-        .collect();
-    let lost = acknowledged.iter().filter(|id| !seen.contains(*id)).count();
+    let lost = lost_of(&receiver, &acknowledged, Duration::from_secs(30)).await;
     println!(
         "sqlite full: {} publishes acknowledged before the cap, refused with {:?}, slowest call {slowest:?}, {lost} acknowledged lost",
         acknowledged.len(),
         refusal.code(),
     );
-    assert!(
-        delivered && lost == 0,
-        "{lost} acknowledged events were never delivered"
-    );
+    assert_eq!(lost, 0, "{lost} acknowledged events were never delivered");
 
     // The operator frees space (as retention would): the next publishes
     // go through and are delivered, with no restart.

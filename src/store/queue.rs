@@ -40,37 +40,25 @@ pub async fn claim_due<C: ConnectionTrait>(
     lease_until: i64,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let backend = db.get_database_backend();
-    let lock = if backend == DatabaseBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "UPDATE deliveries SET status = {in_flight}, lease_expire_time = $1, update_time = $2 \
-         WHERE id IN ( \
-           SELECT d.id FROM deliveries d \
-           WHERE d.status = {pending} AND d.next_attempt_time <= $2 \
-             AND (d.ordered = FALSE OR NOT EXISTS ( \
-               SELECT 1 FROM deliveries p \
-               WHERE p.subscription_id = d.subscription_id \
-                 AND p.status IN ({pending}, {in_flight}) AND p.id < d.id)) \
-           ORDER BY d.next_attempt_time \
-           LIMIT $3 {lock}) \
-         RETURNING id, tenant_id, event_id, subscription_id, attempts, create_time",
+    let selection = format!(
+        "d.status = {pending} AND d.next_attempt_time <= $2 \
+         AND (d.ordered = FALSE OR NOT EXISTS ( \
+           SELECT 1 FROM deliveries p \
+           WHERE p.subscription_id = d.subscription_id \
+             AND p.status IN ({pending}, {in_flight}) AND p.id < d.id))",
         pending = Status::Pending as i16,
         in_flight = Status::InFlight as i16,
     );
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            Value::from(lease_until),
-            Value::from(now),
-            Value::from(limit as i64),
-        ],
-    );
-    Claimed::find_by_statement(statement).all(db).await
+    claim_where(
+        db,
+        &selection,
+        "d.next_attempt_time",
+        Vec::new(),
+        now,
+        lease_until,
+        limit,
+    )
+    .await
 }
 
 /// Claims up to `limit` of one subscription's queued deliveries, oldest
@@ -85,36 +73,58 @@ pub async fn claim_lined_up<C: ConnectionTrait>(
     lease_until: i64,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
+    // `status IN (pending, in flight)` restates the partial index's
+    // predicate, which SQLite needs to see word for word to use it.
+    let selection = format!(
+        "d.subscription_id = $3 AND d.status IN ({pending}, {in_flight}) \
+         AND d.status = {pending} AND (d.attempts = 0 OR d.next_attempt_time <= $2)",
+        pending = Status::Pending as i16,
+        in_flight = Status::InFlight as i16,
+    );
+    claim_where(
+        db,
+        &selection,
+        "d.id",
+        vec![Value::from(subscription_id)],
+        now,
+        lease_until,
+        limit,
+    )
+    .await
+}
+
+/// Leases, in one statement, up to `limit` deliveries `d` that `selection`
+/// picks, taken in `order`. In the selection `$1` is the lease's end, `$2`
+/// now, and `$3`… are `values`.
+async fn claim_where<C: ConnectionTrait>(
+    db: &C,
+    selection: &str,
+    order: &str,
+    values: Vec<Value>,
+    now: i64,
+    lease_until: i64,
+    limit: u64,
+) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
     let lock = if backend == DatabaseBackend::Postgres {
         "FOR UPDATE SKIP LOCKED"
     } else {
         ""
     };
-    // `status IN (pending, in flight)` restates the partial index's
-    // predicate, which SQLite needs to see word for word to use it.
+    let limit_parameter = values.len() + 3;
     let sql = format!(
         "UPDATE deliveries SET status = {in_flight}, lease_expire_time = $1, update_time = $2 \
          WHERE id IN ( \
-           SELECT d.id FROM deliveries d \
-           WHERE d.subscription_id = $3 AND d.status IN ({pending}, {in_flight}) \
-             AND d.status = {pending} AND (d.attempts = 0 OR d.next_attempt_time <= $2) \
-           ORDER BY d.id \
-           LIMIT $4 {lock}) \
+           SELECT d.id FROM deliveries d WHERE {selection} \
+           ORDER BY {order} \
+           LIMIT ${limit_parameter} {lock}) \
          RETURNING id, tenant_id, event_id, subscription_id, attempts, create_time",
-        pending = Status::Pending as i16,
         in_flight = Status::InFlight as i16,
     );
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            Value::from(lease_until),
-            Value::from(now),
-            Value::from(subscription_id),
-            Value::from(limit as i64),
-        ],
-    );
+    let mut parameters = vec![Value::from(lease_until), Value::from(now)];
+    parameters.extend(values);
+    parameters.push(Value::from(limit as i64));
+    let statement = Statement::from_sql_and_values(backend, sql, parameters);
     Claimed::find_by_statement(statement).all(db).await
 }
 
