@@ -238,6 +238,7 @@ async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
 async fn a_subscription_at_its_bound_keeps_publish_order(backend: Backend) {
     publish_order_is_kept(backend, |s| {
         s.dispatch.max_in_flight_per_subscription = ORDER_IN_FLIGHT;
+        s.dispatch.line_up_at_bound = true;
     })
     .await;
 }
@@ -455,6 +456,7 @@ async fn shutdown_makes_lined_up_deliveries_due(backend: Backend) {
         s.shutdown_grace_ms = 300;
         s.secret_key = Some(secret_key.clone());
         s.dispatch.max_in_flight_per_subscription = 1;
+        s.dispatch.line_up_at_bound = true;
     })
     .await;
     let receiver = TestReceiver::start().await;

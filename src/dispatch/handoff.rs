@@ -79,9 +79,11 @@ impl handoff::Handoff for Handoff {
             return None;
         };
         if !dispatcher.count_in(&subscription.id) {
-            // At its bound: this one waits in the queue, and the ones after
-            // it line up behind it.
-            dispatcher.lineup.put_in_line(&subscription.id);
+            // At its bound: this one waits in the queue, and (when lining
+            // up is on) the ones after it line up behind it.
+            if dispatcher.settings.line_up {
+                dispatcher.lineup.put_in_line(&subscription.id);
+            }
             return None;
         }
         dispatcher

@@ -1,7 +1,7 @@
-//! Subscriptions lined up behind their own queued deliveries. When a
-//! subscription is at its in-flight bound, what it cannot take waits in the
-//! queue; from then until that queue is drained the subscription is lined
-//! up:
+//! Subscriptions lined up behind their own queued deliveries (experimental,
+//! on with `dispatch.line_up_at_bound`). When a subscription is at its
+//! in-flight bound, what it cannot take waits in the queue; from then until
+//! that queue is drained the subscription is lined up:
 //!
 //! - its new deliveries are not handed over but queued behind the older
 //!   ones (handed over, they took every place a finished request freed, and

@@ -57,6 +57,9 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     /// Longest a publish waits for room here (see [`pacing`]); zero: never.
     pub publish_wait: Duration,
+    /// Line a subscription up behind its queued deliveries when it reaches
+    /// its bound (see [`lineup`]); off, nothing is ever lined up.
+    pub line_up: bool,
     /// A subscription failing without a success for this long is disabled.
     pub disable_after: Duration,
     /// Failed attempts in a row that make a subscription "failing" (see

@@ -75,7 +75,8 @@ impl Dispatcher {
                 // in line (see `lineup`); ordered and rate-limited ones never
                 // take hand-offs, so for them the queue keeps its order anyway.
                 Admission::AtBound
-                    if delivery.attempts == 0
+                    if self.settings.line_up
+                        && delivery.attempts == 0
                         && !target.spec.ordered
                         && target.spec.rate_limit == 0 =>
                 {
