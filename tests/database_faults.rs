@@ -7,6 +7,7 @@ mod common;
 
 use common::builders::secs;
 use common::delivering::{self, EVENT_TYPE, attempts_of, duration_of, event, fast_retries};
+use common::outage::Outage;
 use common::receiver::TestReceiver;
 use common::{Backend, TestApp, register_event_type, spawn_app_with, wait_until};
 use hookrelay::proto::{
@@ -105,9 +106,6 @@ async fn lost_of(
 )]
 async fn postgres_going_away_under_load_loses_nothing_acknowledged() {
     const PUBLISHERS: usize = 4;
-    let admin_url =
-        common::postgres_url().expect("Postgres-only tests need HOOKRELAY_TEST_DATABASE_URL");
-    use sea_orm::ConnectionTrait;
     let app = spawn_app_with(Backend::Postgres, |s| {
         // A lease short enough that a result lost to the outage would be
         // sent again within the test, so a lost delivery shows as a
@@ -128,17 +126,7 @@ async fn postgres_going_away_under_load_loses_nothing_acknowledged() {
         },
     )
     .await;
-    let name = app
-        .database
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
-    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    let outage = Outage::of(&app.database.url).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let seq = Arc::new(AtomicU64::new(0));
@@ -154,25 +142,13 @@ async fn postgres_going_away_under_load_loses_nothing_acknowledged() {
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .unwrap();
+    outage.begin().await;
     let down = wait_until(Duration::from_secs(15), || async {
         health(&app).await == Some(ServingStatus::NotServing)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    outage.end().await;
     let up = wait_until(Duration::from_secs(15), || async {
         health(&app).await == Some(ServingStatus::Serving)
     })

@@ -123,39 +123,17 @@ on_both_databases!(
     ignore = "set HOOKRELAY_TEST_DATABASE_URL (scripts/test does) to run this Postgres-only test"
 )]
 async fn health_follows_the_database_on_postgres() {
-    let admin_url =
-        common::postgres_url().expect("Postgres-only tests need HOOKRELAY_TEST_DATABASE_URL");
     use hookrelay::proto::ListSubscriptionsRequest;
-    use sea_orm::ConnectionTrait;
 
     let app = spawn_app(Backend::Postgres).await;
-    let name = app
-        .database
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
-    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    let outage = common::outage::Outage::of(&app.database.url).await;
     let serving = wait_until(Duration::from_secs(5), || async {
         health_status(&app, "").await == Some(ServingStatus::Serving)
     })
     .await;
     assert!(serving);
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .unwrap();
+    outage.begin().await;
     let down = wait_until(Duration::from_secs(15), || async {
         health_status(&app, "hookrelay.v1.SubscriptionService").await
             == Some(ServingStatus::NotServing)
@@ -168,10 +146,7 @@ async fn health_follows_the_database_on_postgres() {
         .await;
     assert_eq!(result.unwrap_err().code(), tonic::Code::Unavailable);
 
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    outage.end().await;
     let up = wait_until(Duration::from_secs(15), || async {
         health_status(&app, "").await == Some(ServingStatus::Serving)
     })

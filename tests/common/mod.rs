@@ -8,6 +8,7 @@
 
 pub mod builders;
 pub mod delivering;
+pub mod outage;
 pub mod process;
 pub mod publishing;
 pub mod receiver;
