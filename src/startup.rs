@@ -320,7 +320,6 @@ fn dispatch_settings(settings: &Settings) -> DispatchSettings {
         lease: dispatch.lease(),
         poll_interval: dispatch.poll_interval(),
         publish_wait: dispatch.publish_wait(),
-        line_up: dispatch.line_up_at_bound,
         disable_after: dispatch.disable_after(),
         failing_after: dispatch.failing_after_attempts,
         disable_warning: dispatch.disable_warning(),

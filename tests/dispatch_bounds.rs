@@ -39,7 +39,7 @@ on_both_databases!(
     a_publish_waits_for_room_in_a_full_dispatcher,
     slow_endpoints_cost_publishers_one_wait,
     shutdown_releases_unfinished,
-    shutdown_makes_lined_up_deliveries_due,
+    shutdown_hands_back_what_waits_for_a_place,
     slow_requests_keep_their_lease
 );
 
@@ -231,14 +231,15 @@ async fn a_full_dispatcher_keeps_publish_order(backend: Backend) {
 }
 
 /// The same under one subscription's own bound, with room to spare in the
-/// dispatcher: what the subscription cannot take waits in line, later
-/// publishes queue behind it, and its freed places go to the oldest.
-/// Before the line-up, each freed place went to the newest publish and
-/// the queued ones came last.
+/// dispatcher and default settings otherwise: what the subscription cannot
+/// take waits in its line in memory, later publishes wait behind it, and
+/// each freed place goes to the oldest. Before the line, what the
+/// subscription could not take went to the queue and each freed place to
+/// the newest publish, so the queued ones came last (event 10 arrived
+/// 7th: `[0, 1, 2, 4, 3, 6, 7, 10, 11, 5, ...]`).
 async fn a_subscription_at_its_bound_keeps_publish_order(backend: Backend) {
     publish_order_is_kept(backend, |s| {
         s.dispatch.max_in_flight_per_subscription = ORDER_IN_FLIGHT;
-        s.dispatch.line_up_at_bound = true;
     })
     .await;
 }
@@ -445,24 +446,23 @@ async fn slow_endpoints_cost_publishers_one_wait(backend: Backend) {
 // 2. Shutdown waits its grace period, then releases what it could not finish.
 // ---------------------------------------------------------------------------
 
-/// Deliveries waiting in line behind their subscription's bound are due a
-/// lease from now (out of the general claim's way); a graceful shutdown
-/// makes them due at once, so the next server sends them straight away,
-/// not 150 s later.
-async fn shutdown_makes_lined_up_deliveries_due(backend: Backend) {
+/// Deliveries waiting in memory for a place under their subscription's
+/// bound are leased to this server (in flight) while they wait; a graceful
+/// shutdown hands them back to the queue, due at once, so the next server
+/// sends them straight away instead of after the lease.
+async fn shutdown_hands_back_what_waits_for_a_place(backend: Backend) {
     const EVENTS: usize = 4;
     let secret_key = base64::engine::general_purpose::STANDARD.encode(SecretCipher::generate_key());
     let mut app = spawn_app_with(backend, |s| {
         s.shutdown_grace_ms = 300;
         s.secret_key = Some(secret_key.clone());
         s.dispatch.max_in_flight_per_subscription = 1;
-        s.dispatch.line_up_at_bound = true;
     })
     .await;
     let receiver = TestReceiver::start().await;
     // The first request outlasts the grace period; the others are quick.
     receiver.script([Reply::status(204).after(Duration::from_secs(5))]);
-    subscribe(&app, receiver.url("/lined-up")).await;
+    subscribe(&app, receiver.url("/waiting")).await;
     let batch: Vec<Event> = (0..EVENTS)
         .map(|seq| event(serde_json::json!({"seq": seq})))
         .collect();
@@ -471,29 +471,20 @@ async fn shutdown_makes_lined_up_deliveries_due(backend: Backend) {
         .await
         .expect("batch publish");
     receiver.wait_for_arrivals(1, Duration::from_secs(10)).await;
-    let lease_away = hookrelay::store::now_micros() + 60_000_000;
-    let lined_up = wait_until(Duration::from_secs(10), || async {
-        let rows = delivery_rows(&app).await;
-        rows.iter()
-            .filter(|d| d.status == PENDING && d.next_attempt_time > lease_away)
-            .count()
-            == EVENTS - 1
-    })
-    .await;
+    let rows = delivery_rows(&app).await;
     assert!(
-        lined_up,
-        "the three behind the bound wait in line, due a lease away: {:?}",
-        delivery_rows(&app).await
+        rows.len() == EVENTS && rows.iter().all(|d| d.status == IN_FLIGHT),
+        "one is sent and three wait for its place, all leased here: {rows:?}"
     );
+    assert_eq!(receiver.arrivals(), 1, "only the slow one has started");
 
     app.stop().await;
     let stopped = hookrelay::store::now_micros();
     let rows = delivery_rows(&app).await;
     assert!(
         rows.iter()
-            .filter(|d| d.status == PENDING)
-            .all(|d| d.next_attempt_time <= stopped),
-        "shutdown made every waiting delivery due: {rows:?}"
+            .all(|d| d.status == PENDING && d.next_attempt_time <= stopped),
+        "shutdown handed every one back, due now: {rows:?}"
     );
 
     let mut replica = spawn_replica(&app, |s| s.secret_key = Some(secret_key.clone())).await;

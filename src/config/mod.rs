@@ -154,13 +154,6 @@ pub struct Dispatch {
     /// vain (slow endpoints hold the room) publishes stop waiting until
     /// there is room again.
     pub publish_wait_ms: u64,
-    /// Experimental, off by default: a subscription at its in-flight bound
-    /// lines up behind its queued deliveries (see `dispatch::lineup`), so
-    /// that they keep their order and hand-offs do not starve them. It
-    /// writes each lined-up delivery three times, and on Postgres it did
-    /// not make 64-publisher runs faster (external benchmark), so it waits
-    /// for a cheaper design before it is the default.
-    pub line_up_at_bound: bool,
 }
 
 impl Default for Dispatch {
@@ -176,7 +169,6 @@ impl Default for Dispatch {
             disable_warning_secs: 24 * 3600,
             hand_off: true,
             publish_wait_ms: 100,
-            line_up_at_bound: false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The bounds on what is sent at once: the per-subscription in-flight
-//! bound and rate limit, counted here as requests start and finish.
+//! bound and rate limit, counted here as requests start and finish (the
+//! deliveries waiting for a place under the bound are `waiting`'s).
 
 use super::Dispatcher;
 use crate::store::queue::Claimed;
@@ -52,21 +53,15 @@ impl Dispatcher {
         }
     }
 
-    /// The subscription's requests in flight from this process.
-    pub(super) fn in_flight_of(&self, subscription_id: &str) -> usize {
-        let in_flight = self.in_flight.lock().expect("in-flight lock");
-        in_flight.get(subscription_id).copied().unwrap_or(0)
-    }
-
     /// Counts one more request in flight to the subscription, unless that
-    /// would pass its bound.
+    /// would pass its bound or overtake deliveries waiting for a place.
     pub(super) fn count_in(&self, subscription_id: &str) -> bool {
-        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        let count = in_flight.entry(subscription_id.to_owned()).or_default();
-        if *count >= self.settings.max_in_flight_per_subscription {
+        let mut places = self.places.lock().expect("places lock");
+        let places = places.entry(subscription_id.to_owned()).or_default();
+        if places.sending >= self.settings.max_in_flight_per_subscription || places.waiting > 0 {
             return false;
         }
-        *count += 1;
+        places.sending += 1;
         true
     }
 
@@ -75,13 +70,19 @@ impl Dispatcher {
     }
 
     /// The delivery is no longer ours to send: forget it and free its place.
+    /// A place freed this way (not by a finished request, whose task takes
+    /// the next waiting delivery itself) may leave deliveries waiting with
+    /// a place free: the run loop starts them.
     pub(super) fn uncount(&self, subscription_id: &str, delivery_id: &str) {
         self.held.lock().expect("held lock").remove(delivery_id);
-        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        if let Some(count) = in_flight.get_mut(subscription_id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                in_flight.remove(subscription_id);
+        let mut places = self.places.lock().expect("places lock");
+        if let Some(entry) = places.get_mut(subscription_id) {
+            entry.sending = entry.sending.saturating_sub(1);
+            if !entry.ready.is_empty() {
+                self.note_stranded();
+            }
+            if entry.is_empty() {
+                places.remove(subscription_id);
             }
         }
     }

@@ -32,6 +32,8 @@ pub struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     subscription_id: String,
     delivery_id: String,
+    /// The place is in the subscription's line, not under its bound.
+    in_line: bool,
 }
 
 impl Handoff {
@@ -50,9 +52,9 @@ impl handoff::Handoff for Handoff {
 
     /// Room for a delivery unless it must go through the queue: an ordered
     /// subscription (its predecessors decide when it may go), a rate-limited
-    /// one (the limiter decides), one at its in-flight bound or lined up
-    /// behind it (see `lineup`), a full dispatcher or one with a backlog in
-    /// the queue, or one that is shutting down.
+    /// one (the limiter decides), one whose line of deliveries waiting for a
+    /// place under its bound is full (see `waiting`), a full dispatcher or
+    /// one with a backlog in the queue, or one that is shutting down.
     fn reserve(
         &self,
         subscription: &subscription::Model,
@@ -68,24 +70,22 @@ impl handoff::Handoff for Handoff {
             // rather than overtake them, which starved the queue's tail.
             return None;
         }
-        if dispatcher.lineup.contains(&subscription.id) {
-            // Its older deliveries wait in the queue behind its bound.
-            return None;
-        }
         let Ok(permit) = Arc::clone(&dispatcher.permits).try_acquire_owned() else {
             // Full: what overflows goes to the queue, and until the queue
             // is drained everything after it does too.
             dispatcher.backlog.store(true, Ordering::Release);
             return None;
         };
-        if !dispatcher.count_in(&subscription.id) {
-            // At its bound: this one waits in the queue, and (when lining
-            // up is on) the ones after it line up behind it.
-            if dispatcher.settings.line_up {
-                dispatcher.lineup.put_in_line(&subscription.id);
-            }
+        // At its bound (or with deliveries waiting for a place under it),
+        // it waits in the subscription's line in memory (see `waiting`);
+        // when that is full, in the queue.
+        let in_line = if dispatcher.count_in(&subscription.id) {
+            false
+        } else if dispatcher.reserve_waiting(&subscription.id) {
+            true
+        } else {
             return None;
-        }
+        };
         dispatcher
             .held
             .lock()
@@ -96,6 +96,7 @@ impl handoff::Handoff for Handoff {
             permit: Some(permit),
             subscription_id: subscription.id.clone(),
             delivery_id: delivery_id.to_owned(),
+            in_line,
         }))
     }
 
@@ -115,18 +116,25 @@ impl handoff::Handoff for Handoff {
 }
 
 impl Slot {
-    /// The permit, for the task that sends the delivery; from here the
-    /// task's `finish` gives back the subscription's place.
-    pub(super) fn into_permit(mut self) -> OwnedSemaphorePermit {
-        self.permit.take().expect("a slot's permit is taken once")
+    /// The permit, for the task that sends the delivery, and whether the
+    /// delivery waits in its subscription's line; from here the task gives
+    /// back (or passes on) the subscription's place.
+    pub(super) fn into_parts(mut self) -> (OwnedSemaphorePermit, bool) {
+        let permit = self.permit.take().expect("a slot's permit is taken once");
+        (permit, self.in_line)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         if self.permit.take().is_some() {
-            self.dispatcher
-                .uncount(&self.subscription_id, &self.delivery_id);
+            if self.in_line {
+                self.dispatcher
+                    .unreserve_waiting(&self.subscription_id, &self.delivery_id);
+            } else {
+                self.dispatcher
+                    .uncount(&self.subscription_id, &self.delivery_id);
+            }
         }
     }
 }

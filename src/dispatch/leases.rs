@@ -1,7 +1,7 @@
 //! The leases this dispatcher holds: renewed while their requests run, and
 //! at shutdown, after the grace period, handed back to the queue with
-//! whatever was handed over but never started (and what waited in line,
-//! made due at once).
+//! whatever was handed over but never started or waited for a place under
+//! its subscription's bound.
 
 use super::Dispatcher;
 use super::recorder::Finished;
@@ -59,6 +59,9 @@ impl Dispatcher {
         }
         // Every sender is gone now: the recorder writes what it has and ends.
         drop(recorder);
+        // What waited for a place gives back its permit; it is still held,
+        // so it is released below with the rest.
+        self.drop_waiting();
         let _ = recording.await;
         // A publish that reserved room before `closing` was set may still
         // commit: wait (briefly) until every reservation was handed over or
@@ -80,13 +83,6 @@ impl Dispatcher {
         handoffs.close();
         while let Ok(batch) = handoffs.try_recv() {
             unsent.extend(batch.into_iter().map(|direct| direct.delivery.id));
-        }
-        let lined_up = self.lineup.snapshot();
-        if !lined_up.is_empty() {
-            // Put in line for this process's own claims: due now for the rest.
-            if let Err(err) = queue::due_now_lined_up(&self.db, &lined_up, now_micros()).await {
-                tracing::warn!(error = %err, "making lined-up deliveries due failed; they fall due within a lease");
-            }
         }
         let mut held: Vec<String> = self.held.lock().expect("held lock").drain().collect();
         held.extend(unsent);

@@ -13,7 +13,6 @@ mod handoff;
 mod health_news;
 mod http;
 mod leases;
-mod lineup;
 mod listen;
 mod pacing;
 mod recorder;
@@ -21,10 +20,10 @@ mod request;
 mod start;
 mod targets;
 mod test_event;
+mod waiting;
 
 pub use handoff::{Handoff, Slot};
 pub use http::{HttpOutcome, MAX_RECORDED_BODY, WebhookClient};
-use lineup::Source;
 pub use listen::listen_for_wake_ups;
 use recorder::Finished;
 use targets::{PreparedTargets, Target};
@@ -57,9 +56,6 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     /// Longest a publish waits for room here (see [`pacing`]); zero: never.
     pub publish_wait: Duration,
-    /// Line a subscription up behind its queued deliveries when it reaches
-    /// its bound (see [`lineup`]); off, nothing is ever lined up.
-    pub line_up: bool,
     /// A subscription failing without a success for this long is disabled.
     pub disable_after: Duration,
     /// Failed attempts in a row that make a subscription "failing" (see
@@ -79,8 +75,12 @@ pub struct Dispatcher {
     changes: ChangeFeed,
     settings: DispatchSettings,
     permits: Arc<Semaphore>,
-    /// Requests in flight per subscription, for the per-subscription bound.
-    in_flight: Mutex<HashMap<String, usize>>,
+    /// Requests in flight per subscription, for the per-subscription bound,
+    /// and the deliveries waiting for a place under it (see [`waiting`]).
+    places: Mutex<HashMap<String, waiting::Places>>,
+    /// Set when a subscription has places free and deliveries waiting that
+    /// no finishing request will pass its place to: the run loop starts them.
+    stranded: AtomicBool,
     /// Deliveries this process holds, released if shutdown cuts them short.
     held: Mutex<HashSet<String>>,
     limiters: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
@@ -97,9 +97,6 @@ pub struct Dispatcher {
     handoffs: Mutex<Option<mpsc::UnboundedReceiver<Vec<Direct>>>>,
     /// What the recorder remembers to tell tenants how their endpoints do.
     health: health_news::HealthWatch,
-    /// Subscriptions whose deliveries wait in the queue behind their
-    /// in-flight bound (see [`lineup`]).
-    lineup: lineup::LineUp,
     /// Signalled when a request finishes, for a dispatcher waiting on a bound.
     request_done: Notify,
     /// Signalled when room may have come free, for a publish writer
@@ -147,10 +144,10 @@ impl Dispatcher {
             changes,
             permits: Arc::new(Semaphore::new(settings.max_in_flight)),
             settings,
-            in_flight: Mutex::new(HashMap::new()),
+            places: Mutex::new(HashMap::new()),
+            stranded: AtomicBool::new(false),
             held: Mutex::new(HashSet::new()),
             limiters: Mutex::new(HashMap::new()),
-            lineup: lineup::LineUp::default(),
             health: health_news::HealthWatch::default(),
             prepared: Mutex::new(HashMap::new()),
         })
@@ -226,8 +223,7 @@ impl Dispatcher {
         recorder: &mpsc::Sender<Finished>,
         waited_for_room: bool,
     ) -> Option<Wait> {
-        // Lined-up subscriptions' deliveries are the oldest: they go first.
-        self.refill_lined_up(tasks, recorder).await;
+        self.start_stranded(tasks, recorder);
         let free = self.permits.available_permits() as u64;
         // With a backlog there is more due than room: a claim for the one
         // or two permits just freed would cost a claim, a targets read and
@@ -257,7 +253,7 @@ impl Dispatcher {
         let deferred = if count > 0 {
             // Ids grow with time: started in their order, older ones go first.
             claimed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-            self.start(claimed, tasks, recorder, Source::Queue).await
+            self.start(claimed, tasks, recorder).await
         } else {
             0
         };
@@ -295,19 +291,8 @@ impl Dispatcher {
                     tokio::time::timeout(Duration::from_millis(20), self.request_done.notified())
                         .await;
             }
-            Wait::WakeOr(limit) if self.lineup.is_empty() => {
-                let _ = tokio::time::timeout(limit, self.wake.notified()).await;
-            }
             Wait::WakeOr(limit) => {
-                // A finished request frees a place a lined-up subscription
-                // refills from its own queue.
-                let _ = tokio::time::timeout(limit, async {
-                    tokio::select! {
-                        () = self.wake.notified() => {}
-                        () = self.request_done.notified() => {}
-                    }
-                })
-                .await;
+                let _ = tokio::time::timeout(limit, self.wake.notified()).await;
             }
             Wait::Sleep(duration) => tokio::time::sleep(duration).await,
         }

@@ -3,8 +3,8 @@
 //! that may go now; the rest go back to the queue.
 
 use super::bounds::Admission;
-use super::lineup::Source;
 use super::recorder::Finished;
+use super::waiting::{Placed, Waiter};
 use super::{Dispatcher, Slot, Target};
 use crate::service::events::EXPUNGED_REASON;
 use crate::service::handoff::Direct;
@@ -17,16 +17,14 @@ use tokio::task::JoinSet;
 
 impl Dispatcher {
     /// Loads what the batch needs in two queries and starts one task per
-    /// delivery that may go now. Returns how many were handed back to the
-    /// queue because a bound held them up (a lined-up subscription's
-    /// deliveries put back in line are not counted: they wait for its own
-    /// claim, not for the next general one).
+    /// delivery that may go now; at its subscription's bound, a delivery
+    /// joins the subscription's line (see `waiting`). Returns how many were
+    /// handed back to the queue because a bound held them up.
     pub(super) async fn start(
         self: &Arc<Self>,
         claimed: Vec<Claimed>,
         tasks: &mut JoinSet<()>,
         recorder: &mpsc::Sender<Finished>,
-        source: Source,
     ) -> usize {
         let now = now_micros();
         let targets = match self.load_targets(&claimed, now).await {
@@ -48,7 +46,6 @@ impl Dispatcher {
             }
         };
         let mut later = Vec::new();
-        let mut in_line = Vec::new();
         for delivery in claimed {
             let target = targets.get(&delivery.subscription_id);
             let event = events.get(&(delivery.tenant_id.clone(), delivery.event_id.clone()));
@@ -65,23 +62,18 @@ impl Dispatcher {
                 let _ = deliveries::cancel(&self.db, &delivery.id, reason).await;
                 continue;
             };
-            if self.belongs_in_line(&delivery, source) {
-                in_line.push(delivery.id);
-                continue;
-            }
             match self.admit(&delivery.subscription_id, target.spec.rate_limit) {
                 Admission::Go => {}
-                // A first attempt of a subscription that takes hand-offs waits
-                // in line (see `lineup`); ordered and rate-limited ones never
-                // take hand-offs, so for them the queue keeps its order anyway.
-                Admission::AtBound
-                    if self.settings.line_up
-                        && delivery.attempts == 0
-                        && !target.spec.ordered
-                        && target.spec.rate_limit == 0 =>
-                {
-                    self.lineup.put_in_line(&delivery.subscription_id);
-                    in_line.push(delivery.id);
+                // At its bound, a subscription that takes hand-offs keeps
+                // what it cannot send yet in its line (see `waiting`);
+                // ordered and rate-limited ones never take hand-offs, so for
+                // them the queue keeps its order anyway.
+                Admission::AtBound if !target.spec.ordered && target.spec.rate_limit == 0 => {
+                    if let Some(delivery) =
+                        self.claimed_waits(delivery, target, event, tasks, recorder)
+                    {
+                        later.push(delivery.id);
+                    }
                     continue;
                 }
                 Admission::AtBound | Admission::RateLimited => {
@@ -98,18 +90,17 @@ impl Dispatcher {
                 .lock()
                 .expect("held lock")
                 .insert(delivery.id.clone());
-            self.launch(delivery, target, event, permit, tasks, recorder);
+            let waiter = Waiter {
+                delivery,
+                target: Arc::clone(target),
+                event: Arc::clone(event),
+                permit,
+            };
+            self.launch(waiter, tasks, recorder);
         }
         if !later.is_empty() {
             // Over a bound: hand them back, due a moment from now.
             let _ = queue::release(&self.db, &later, now + 20_000).await;
-        }
-        if !in_line.is_empty() {
-            // Out of the general claim's way: the subscription's own claim
-            // takes them whatever their due time, and only if this process
-            // dies do they fall due for every replica.
-            let due = now + self.settings.lease.as_micros() as i64;
-            let _ = queue::release(&self.db, &in_line, due).await;
         }
         later.len()
     }
@@ -145,15 +136,30 @@ impl Dispatcher {
                         unusable.push(direct.delivery.id);
                         continue;
                     };
-                    let permit = slot.into_permit();
-                    self.launch(
-                        direct.delivery,
-                        &target,
-                        &direct.event,
+                    let (permit, in_line) = slot.into_parts();
+                    let waiter = Waiter {
+                        delivery: direct.delivery,
+                        target,
+                        event: direct.event,
                         permit,
-                        tasks,
-                        recorder,
-                    );
+                    };
+                    if !in_line {
+                        self.launch(waiter, tasks, recorder);
+                        continue;
+                    }
+                    match self.wait_for_place(waiter, true) {
+                        Placed::Go(waiter) => self.launch(waiter, tasks, recorder),
+                        Placed::Waiting => {}
+                        // A reserved place in line is kept, so this is only
+                        // a fallback: the queue sends it.
+                        Placed::NoRoom(waiter) => {
+                            self.held
+                                .lock()
+                                .expect("held lock")
+                                .remove(&waiter.delivery.id);
+                            unusable.push(waiter.delivery.id);
+                        }
+                    }
                 }
                 None => unusable.push(direct.delivery.id),
             }
@@ -163,31 +169,70 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one delivery in its own task, which records the result and
-    /// then gives back the delivery's room.
-    fn launch(
+    /// A claimed delivery whose subscription is at its bound joins the
+    /// subscription's line, or is sent at once if a place came free; it
+    /// comes back if the line is full (or no permit is free for it).
+    fn claimed_waits(
         self: &Arc<Self>,
         delivery: Claimed,
         target: &Arc<Target>,
         event: &Arc<event::Model>,
-        permit: tokio::sync::OwnedSemaphorePermit,
+        tasks: &mut JoinSet<()>,
+        recorder: &mpsc::Sender<Finished>,
+    ) -> Option<Claimed> {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return Some(delivery);
+        };
+        let id = delivery.id.clone();
+        self.held.lock().expect("held lock").insert(id.clone());
+        let waiter = Waiter {
+            delivery,
+            target: Arc::clone(target),
+            event: Arc::clone(event),
+            permit,
+        };
+        match self.wait_for_place(waiter, false) {
+            Placed::Go(waiter) => self.launch(waiter, tasks, recorder),
+            Placed::Waiting => {}
+            Placed::NoRoom(waiter) => {
+                self.held.lock().expect("held lock").remove(&id);
+                return Some(waiter.delivery);
+            }
+        }
+        None
+    }
+
+    /// Sends one delivery in its own task, which records the result and
+    /// then passes the delivery's place to the next delivery waiting for
+    /// one under its subscription's bound, sending that one too, or gives
+    /// the place back.
+    pub(super) fn launch(
+        self: &Arc<Self>,
+        waiter: Waiter,
         tasks: &mut JoinSet<()>,
         recorder: &mpsc::Sender<Finished>,
     ) {
         let this = Arc::clone(self);
-        let target = Arc::clone(target);
-        let event = Arc::clone(event);
         let recorder = recorder.clone();
         tasks.spawn(async move {
-            crate::metrics::in_flight(1.0);
-            let finished = this.deliver(&delivery, &target, &event).await;
-            crate::metrics::in_flight(-1.0);
-            // The row stays in flight (and leased) until the recorder writes it.
-            let _ = recorder.send(finished).await;
-            this.finish(&delivery);
-            drop(permit);
-            this.request_done.notify_one();
-            this.room_may_be_free();
+            let mut next = Some(waiter);
+            while let Some(Waiter {
+                delivery,
+                target,
+                event,
+                permit,
+            }) = next
+            {
+                crate::metrics::in_flight(1.0);
+                let finished = this.deliver(&delivery, &target, &event).await;
+                crate::metrics::in_flight(-1.0);
+                // The row stays in flight (and leased) until the recorder writes it.
+                let _ = recorder.send(finished).await;
+                next = this.pass_place(&delivery);
+                drop(permit);
+                this.request_done.notify_one();
+                this.room_may_be_free();
+            }
         });
     }
 }

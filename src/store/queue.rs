@@ -61,38 +61,6 @@ pub async fn claim_due<C: ConnectionTrait>(
     .await
 }
 
-/// Claims up to `limit` of one subscription's queued deliveries, oldest
-/// first: its first attempts whatever their due time (those were put in
-/// line behind its in-flight bound, see the dispatcher's `lineup`) and
-/// its retries that are due. Reads the index of unfinished deliveries by
-/// subscription, so a long queue elsewhere costs it nothing.
-pub async fn claim_lined_up<C: ConnectionTrait>(
-    db: &C,
-    subscription_id: &str,
-    now: i64,
-    lease_until: i64,
-    limit: u64,
-) -> Result<Vec<Claimed>, DbErr> {
-    // `status IN (pending, in flight)` restates the partial index's
-    // predicate, which SQLite needs to see word for word to use it.
-    let selection = format!(
-        "d.subscription_id = $3 AND d.status IN ({pending}, {in_flight}) \
-         AND d.status = {pending} AND (d.attempts = 0 OR d.next_attempt_time <= $2)",
-        pending = Status::Pending as i16,
-        in_flight = Status::InFlight as i16,
-    );
-    claim_where(
-        db,
-        &selection,
-        "d.id",
-        vec![Value::from(subscription_id)],
-        now,
-        lease_until,
-        limit,
-    )
-    .await
-}
-
 /// Leases, in one statement, up to `limit` deliveries `d` that `selection`
 /// picks, taken in `order`. In the selection `$1` is the lease's end, `$2`
 /// now, and `$3`… are `values`.
@@ -126,38 +94,6 @@ async fn claim_where<C: ConnectionTrait>(
     parameters.push(Value::from(limit as i64));
     let statement = Statement::from_sql_and_values(backend, sql, parameters);
     Claimed::find_by_statement(statement).all(db).await
-}
-
-/// Makes the lined-up first attempts of these subscriptions due at `now`:
-/// at shutdown, so the replicas that go on claim them at once instead of
-/// a lease later (see the dispatcher's `lineup`).
-pub async fn due_now_lined_up<C: ConnectionTrait>(
-    db: &C,
-    subscription_ids: &[String],
-    now: i64,
-) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    let mut changed = 0;
-    for chunk in subscription_ids.chunks(100) {
-        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
-        // `status IN (...)` restates the partial index's predicate, as in
-        // `claim_lined_up`.
-        let sql = format!(
-            "UPDATE deliveries SET next_attempt_time = $1 \
-             WHERE subscription_id IN ({}) AND status IN ({pending}, {in_flight}) \
-               AND status = {pending} AND attempts = 0 AND next_attempt_time > $1",
-            placeholders.join(", "),
-            pending = Status::Pending as i16,
-            in_flight = Status::InFlight as i16,
-        );
-        let mut values = vec![Value::from(now)];
-        values.extend(chunk.iter().map(|id| Value::from(id.as_str())));
-        changed += db
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?
-            .rows_affected();
-    }
-    Ok(changed)
 }
 
 /// Returns deliveries whose lease expired (their process died mid-send) to
