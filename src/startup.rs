@@ -132,6 +132,7 @@ impl Application {
         let state = AppState {
             publisher: Publisher::start(
                 publishing_db,
+                db.clone(),
                 settings
                     .dispatch
                     .hand_off

@@ -30,6 +30,7 @@ pub(in crate::service) struct Written {
 /// validation gets its own error and the others proceed; a database error
 /// fails the whole group.
 ///
+/// Caller ids are looked up through `lookups` (see the publisher's writer).
 /// When every tenant's routing is kept, the group routes with it and its
 /// write checks that their routing stamps have not moved: no read of its
 /// own, and on SQLite the whole transaction in one turn of the connection.
@@ -43,13 +44,14 @@ pub(in crate::service) struct Written {
 /// [`Publisher`]: crate::service::publisher::Publisher
 pub(in crate::service) async fn write_jobs(
     db: &Db,
+    lookups: &Db,
     jobs: &[Job],
     handoff: Option<&dyn Handoff>,
     routing: &RoutingCache,
 ) -> Result<Written, ServiceError> {
     let tenants = tenants_of(jobs);
     if let Some(kept) = routing.kept(&tenants) {
-        let duplicates = Duplicates::load(db, jobs).await?;
+        let duplicates = Duplicates::load(lookups, jobs).await?;
         let (outcomes, plan) = plan_group(jobs, &kept, duplicates, handoff);
         let stamps: Vec<(&str, i64)> = kept
             .iter()
