@@ -50,6 +50,9 @@ pub struct Workload {
     pub timeout: Duration,
     /// A config file for the server (e.g. `[dispatch]` bounds to try).
     pub server_config: Option<PathBuf>,
+    /// Give each event an id of its own (`bench-N`), as a publisher using
+    /// idempotency keys does: every publish then also looks its id up.
+    pub caller_ids: bool,
 }
 
 /// Where the two programs are: Cargo's `CARGO_BIN_EXE_*` for both.
@@ -118,10 +121,11 @@ impl fmt::Display for Report {
             Database::Postgres { .. } => "postgres",
         };
         let rate = w.rate.map_or("max".to_owned(), |r| format!("{r}/s"));
+        let ids = if w.caller_ids { " ids" } else { "" };
         let per_event = |cpu: f64| cpu * 1000.0 / self.published.max(1) as f64;
         write!(
             f,
-            "external {database} subs={} clients={} conns={} rate={rate}: {} events in {:.2} s = {:.0} events/s, \
+            "external {database} subs={} clients={} conns={} rate={rate}{ids}: {} events in {:.2} s = {:.0} events/s, \
              {:.0} deliveries/s; call p50/p90/p99 {}; publish->delivery {}; cpu server {:.2} s ({:.3} ms/event), \
              postgres {:.2} s ({:.3} ms/event); rss idle {:.1} MiB, peak {:.1} MiB; {}",
             w.subscriptions,
@@ -276,7 +280,7 @@ async fn run_on(
         let channel = channels[client % channels.len()].clone();
         let next = Arc::clone(&next);
         let token = token.clone();
-        let (events, rate) = (workload.events, workload.rate);
+        let (events, rate, caller_ids) = (workload.events, workload.rate, workload.caller_ids);
         clients.push(tokio::spawn(async move {
             let mut publisher = EventServiceClient::new(channel);
             let mut sent: Vec<(String, i64)> = Vec::new();
@@ -296,6 +300,11 @@ async fn run_on(
                     &token,
                     PublishEventRequest {
                         event: Some(Event {
+                            id: if caller_ids {
+                                format!("bench-{n}")
+                            } else {
+                                String::new()
+                            },
                             r#type: "bench.ping".to_owned(),
                             payload: Some(Payload::DataJson(format!(r#"{{"n":{n}}}"#))),
                             ..Default::default()

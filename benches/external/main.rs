@@ -39,6 +39,10 @@ struct Args {
     /// Runs of the same workload, each on a fresh database.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Give each event an id of its own, as a publisher using idempotency
+    /// keys does (every publish then also looks its id up).
+    #[arg(long)]
+    ids: bool,
     /// The server binary to run instead of this build's, e.g. an older
     /// build kept aside to compare against.
     #[arg(long)]
@@ -75,6 +79,7 @@ async fn main() {
         rate: args.rate,
         timeout: Duration::from_secs(args.timeout_secs),
         server_config: args.server_config,
+        caller_ids: args.ids,
     };
     let mut failed = false;
     for _ in 0..args.runs {
