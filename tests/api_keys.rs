@@ -5,9 +5,10 @@ mod common;
 
 use common::{Backend, TestApp, assert_status, authed, spawn_app, violated_fields};
 use hookrelay::proto::{
-    ApiKey, Capability, CreateApiKeyRequest, CreateEventTypeRequest, EventType, GetDeliveryRequest,
-    GetEventTypeRequest, GetSubscriptionRequest, ListApiKeysRequest, ListDeliveryAttemptsRequest,
-    ListEventTypesRequest, RetryDeliveryRequest, RevokeApiKeyRequest,
+    ApiKey, Capability, CreateApiKeyRequest, CreateEventTypeRequest, EventType,
+    GetCurrentApiKeyRequest, GetDeliveryRequest, GetEventTypeRequest, GetSubscriptionRequest,
+    ListApiKeysRequest, ListDeliveryAttemptsRequest, ListEventTypesRequest, RetryDeliveryRequest,
+    RevokeApiKeyRequest,
 };
 use tonic::{Code, Request};
 
@@ -690,7 +691,52 @@ async fn malformed_ids_are_not_found(backend: Backend) {
     }
 }
 
+/// Any key, whatever its capabilities, reads itself through
+/// GetCurrentApiKey (what the console shows is decided by it), and nothing
+/// else: never its token, never another key. No token or a revoked one is
+/// refused.
+async fn every_key_reads_itself(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.tenant.token.clone();
+    let current = |token: &str| {
+        let mut client = app.api_keys();
+        let request = authed(token, GetCurrentApiKeyRequest {});
+        async move { client.get_current_api_key(request).await }
+    };
+    for (name, capabilities, scope) in [
+        ("publisher", &[PUBLISH][..], ""),
+        ("reader", &[READ][..], ""),
+        ("operator", &[MANAGE, READ][..], ""),
+        ("widget-é", &[MANAGE, READ][..], "customer-7"),
+    ] {
+        let (created, token) = create_key(&app, &admin, name, capabilities, scope).await;
+        let itself = current(&token)
+            .await
+            .unwrap_or_else(|s| panic!("{name} reads itself: {s:?}"))
+            .into_inner()
+            .api_key
+            .expect("api key");
+        assert_eq!(itself, created, "{name}");
+        assert!(!format!("{itself:?}").contains(&token), "{name}: no token");
+    }
+
+    let (revoked, token) = create_key(&app, &admin, "gone", &[READ], "").await;
+    app.api_keys()
+        .revoke_api_key(authed(&admin, RevokeApiKeyRequest { id: revoked.id }))
+        .await
+        .expect("revoke");
+    assert_status(current(&token).await, Code::Unauthenticated, "revoked");
+    assert_status(
+        app.api_keys()
+            .get_current_api_key(with_authorization(None, GetCurrentApiKeyRequest {}))
+            .await,
+        Code::Unauthenticated,
+        "authorization",
+    );
+}
+
 on_both_databases!(
+    every_key_reads_itself,
     malformed_ids_are_not_found,
     created_key_works_and_its_token_is_never_listed,
     invalid_key_requests_are_rejected,

@@ -5,7 +5,7 @@
 
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { ApiKeyService } from "@gen/hookrelay/v1/api_key_pb.js";
+import { ApiKeyService, Capability } from "@gen/hookrelay/v1/api_key_pb.js";
 import { DeliveryService } from "@gen/hookrelay/v1/delivery_pb.js";
 import { EventService } from "@gen/hookrelay/v1/event_pb.js";
 import { EventTypeService } from "@gen/hookrelay/v1/event_type_pb.js";
@@ -48,35 +48,33 @@ export function connect(token: string): Api {
 export class SignInError extends Error {}
 
 /**
- * What `token` may do, by asking the API: a read (every page needs it) and
- * a call only `manage` may make. The answers only decide which buttons the
- * console shows; the server still checks every call.
+ * What `token` may do, by asking the API about the key itself
+ * (GetCurrentApiKey: its capabilities and scope). The answer only decides
+ * which pages and buttons the console shows; the server still checks every
+ * call.
  */
 export async function probe(api: Api): Promise<Access> {
+  let capabilities: Capability[];
+  let scope: string;
   try {
-    await api.subscriptions.listSubscriptions({ pageSize: 1 });
+    const { apiKey } = await api.apiKeys.getCurrentApiKey({});
+    capabilities = apiKey?.capabilities ?? [];
+    scope = apiKey?.scope ?? "";
   } catch (error) {
-    const code = ConnectError.from(error).code;
-    if (code === Code.Unauthenticated) {
+    if (ConnectError.from(error).code === Code.Unauthenticated) {
       throw new SignInError(
         "That API key was not accepted: it is unknown, revoked or mistyped. Paste the whole token (it starts with hr_).",
       );
     }
-    if (code === Code.PermissionDenied) {
-      throw new SignInError(
-        "That key lacks the read capability, which the console needs. Use a key created with --capabilities read (or manage).",
-      );
-    }
     throw new SignInError(`The server could not be asked: ${describe(error)}`);
   }
-  let manage = true;
-  try {
-    await api.apiKeys.listApiKeys({ pageSize: 1 });
-  } catch (error) {
-    if (ConnectError.from(error).code !== Code.PermissionDenied) throw error;
-    manage = false;
+  const manage = capabilities.includes(Capability.MANAGE);
+  if (!manage && !capabilities.includes(Capability.READ)) {
+    throw new SignInError(
+      "That key lacks the read capability, which the console needs. Use a key created with --capabilities read (or manage).",
+    );
   }
-  return { read: true, manage };
+  return { read: true, manage, scope };
 }
 
 /** A message a person can act on, from any failure of a call. */

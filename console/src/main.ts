@@ -80,7 +80,8 @@ function render(): void {
 }
 
 function shell(current: session.Session, section: string): HTMLElement {
-  const access = current.access.manage ? "manage" : "read-only";
+  const access =
+    (current.access.manage ? "manage" : "read-only") + (current.access.scope ? ` · scope ${current.access.scope}` : "");
   return h(
     "header",
     { class: "top" },

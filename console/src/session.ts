@@ -10,6 +10,8 @@ const ACCESS = "hookrelay.access";
 export interface Access {
   read: boolean;
   manage: boolean;
+  /** The scope a scoped key is restricted to; "" for a tenant-wide key. */
+  scope: string;
 }
 
 export interface Session {
@@ -22,7 +24,11 @@ export function load(): Session | null {
   const access = sessionStorage.getItem(ACCESS);
   if (!token || !access) return null;
   try {
-    return { token, access: JSON.parse(access) as Access };
+    const parsed = JSON.parse(access) as Partial<Access>;
+    return {
+      token,
+      access: { read: parsed.read === true, manage: parsed.manage === true, scope: parsed.scope ?? "" },
+    };
   } catch {
     return null;
   }

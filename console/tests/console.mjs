@@ -389,7 +389,9 @@ const scenarios = {
     await close();
   },
 
-  /** A key restricted to scope team-a sees team-a's subscriptions and events only. */
+  /** A key restricted to scope team-a sees team-a's subscriptions and events
+   * only, and, though it may manage them, is offered no edits of the
+   * tenant-wide catalog (the server would refuse them). */
   async scoped() {
     registerType("session.ended");
     subscribe({ name: "team-a-hook", url: "http://127.0.0.1:9/a", event_types: ["session.ended"], scope: "team-a" });
@@ -398,9 +400,17 @@ const scenarios = {
     const b = publish("session.ended", { who: "b" }, "team-b");
     const { page, close } = await open();
     await signIn(page, env("SCOPED_TOKEN"));
+    const access = await page.getByTestId("access").textContent();
+    check(access === "manage · scope team-a", `the key is shown as ${JSON.stringify(access)}`);
     await page.getByRole("link", { name: "team-a-hook" }).waitFor();
     check((await page.getByText("team-b-hook").count()) === 0, "a team-b subscription is shown");
+    check((await page.getByRole("link", { name: "New subscription" }).count()) === 1, "New subscription is not offered");
     await shot(page, "scoped-subscriptions");
+    await go(page, "#/event-types");
+    await page.getByText("session.ended").first().waitFor();
+    for (const name of ["New event type", "Edit session.ended", "Archive session.ended"]) {
+      check((await page.getByRole("button", { name }).count()) === 0, `${name} is offered to a scoped key`);
+    }
     await go(page, "#/events");
     await page.getByRole("link", { name: a.id }).waitFor();
     check((await page.getByRole("link", { name: b.id }).count()) === 0, "a team-b event is shown");

@@ -67,6 +67,17 @@ impl ApiKeyService for ApiKeyApi {
             api_key: Some(to_pb(revoked)),
         }))
     }
+
+    async fn get_current_api_key(
+        &self,
+        request: Request<pb::GetCurrentApiKeyRequest>,
+    ) -> Result<Response<pb::GetCurrentApiKeyResponse>, Status> {
+        let caller = self.state.authenticate(&request).await?;
+        let key = tenants::current_api_key(&self.state.db, &caller).await?;
+        Ok(Response::new(pb::GetCurrentApiKeyResponse {
+            api_key: Some(to_pb(key)),
+        }))
+    }
 }
 
 fn new_api_key(input: Option<pb::ApiKey>) -> Result<NewApiKey, ServiceError> {

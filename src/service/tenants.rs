@@ -132,6 +132,20 @@ pub async fn revoke_api_key<C: Connection>(
     to_api_key(api_keys::revoke(db, model, now_micros()).await?)
 }
 
+/// The key the caller authenticated with. Any key may read itself, so
+/// that a client (the web console) can offer only what the key may do.
+pub async fn current_api_key<C: Connection>(
+    db: &C,
+    caller: &Caller,
+) -> Result<ApiKey, ServiceError> {
+    let model = api_keys::find(db, &caller.tenant_id, &caller.key_id)
+        .await?
+        // Revoked through another replica, whose cache this one has not heard of.
+        .filter(|key| key.revoke_time.is_none())
+        .ok_or(ServiceError::Unauthenticated(INVALID_TOKEN))?;
+    to_api_key(model)
+}
+
 /// What a caller hears for a token that opens nothing. Unknown, revoked and
 /// malformed tokens are indistinguishable on purpose.
 const INVALID_TOKEN: &str = "invalid or revoked API key";

@@ -25,7 +25,8 @@ function parseSchema(text: string): JsonObject | undefined {
 
 export async function catalogPage(page: Page, flash?: string): Promise<void> {
   const { api, main, session, query } = page;
-  const manage = session.access.manage;
+  // The catalog is tenant-wide: a scoped key may read it, not change it.
+  const manage = session.access.manage && session.access.scope === "";
   const showArchived = query.get("archived") === "1";
   const message = h("div", { "aria-live": "polite" }, flash ? notice("ok", flash) : null);
   const { eventTypes } = await api.eventTypes.listEventTypes({ pageSize: 1000, showArchived });
@@ -78,7 +79,11 @@ export async function catalogPage(page: Page, flash?: string): Promise<void> {
       )
     : empty(
         "No event types yet",
-        h("p", null, "The catalog lists the events publishers may send and subscriptions may ask for. ", manage ? "Register the first one (e.g. invoice.paid) with New event type." : "Your key is read-only: someone with a manage key registers them."),
+        h("p", null, "The catalog lists the events publishers may send and subscriptions may ask for. ", manage
+            ? "Register the first one (e.g. invoice.paid) with New event type."
+            : session.access.scope
+              ? `Your key is restricted to scope ${session.access.scope}: a key without a scope registers them.`
+              : "Your key is read-only: someone with a manage key registers them."),
         h("p", null, "Once a type exists, publish an event of it, for example:"),
         code(publishExample("invoice.paid")),
       );

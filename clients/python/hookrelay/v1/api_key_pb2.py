@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahookrelay/v1/api_key.proto\x12\x0chookrelay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x02\n\x06\x41piKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12<\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0e\x32\x18.hookrelay.v1.CapabilityR\x0c\x63\x61pabilities\x12\x14\n\x05scope\x18\x04 \x01(\tR\x05scope\x12\x18\n\x07revoked\x18\x05 \x01(\x08R\x07revoked\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrevokeTime\"D\n\x13\x43reateApiKeyRequest\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey\"[\n\x14\x43reateApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\"s\n\x12ListApiKeysRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12!\n\x0cshow_revoked\x18\x03 \x01(\x08R\x0bshowRevoked\"n\n\x13ListApiKeysResponse\x12/\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x07\x61piKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"E\n\x14RevokeApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey*l\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41PABILITY_MANAGE\x10\x01\x12\x16\n\x12\x43\x41PABILITY_PUBLISH\x10\x02\x12\x13\n\x0f\x43\x41PABILITY_READ\x10\x03\x32\x91\x02\n\rApiKeyService\x12U\n\x0c\x43reateApiKey\x12!.hookrelay.v1.CreateApiKeyRequest\x1a\".hookrelay.v1.CreateApiKeyResponse\x12R\n\x0bListApiKeys\x12 .hookrelay.v1.ListApiKeysRequest\x1a!.hookrelay.v1.ListApiKeysResponse\x12U\n\x0cRevokeApiKey\x12!.hookrelay.v1.RevokeApiKeyRequest\x1a\".hookrelay.v1.RevokeApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahookrelay/v1/api_key.proto\x12\x0chookrelay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x02\n\x06\x41piKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12<\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0e\x32\x18.hookrelay.v1.CapabilityR\x0c\x63\x61pabilities\x12\x14\n\x05scope\x18\x04 \x01(\tR\x05scope\x12\x18\n\x07revoked\x18\x05 \x01(\x08R\x07revoked\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrevokeTime\"D\n\x13\x43reateApiKeyRequest\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey\"[\n\x14\x43reateApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey\x12\x14\n\x05token\x18\x02 \x01(\tR\x05token\"s\n\x12ListApiKeysRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12!\n\x0cshow_revoked\x18\x03 \x01(\x08R\x0bshowRevoked\"n\n\x13ListApiKeysResponse\x12/\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x07\x61piKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"E\n\x14RevokeApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey\"\x19\n\x17GetCurrentApiKeyRequest\"I\n\x18GetCurrentApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.hookrelay.v1.ApiKeyR\x06\x61piKey*l\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43\x41PABILITY_MANAGE\x10\x01\x12\x16\n\x12\x43\x41PABILITY_PUBLISH\x10\x02\x12\x13\n\x0f\x43\x41PABILITY_READ\x10\x03\x32\xf4\x02\n\rApiKeyService\x12U\n\x0c\x43reateApiKey\x12!.hookrelay.v1.CreateApiKeyRequest\x1a\".hookrelay.v1.CreateApiKeyResponse\x12R\n\x0bListApiKeys\x12 .hookrelay.v1.ListApiKeysRequest\x1a!.hookrelay.v1.ListApiKeysResponse\x12U\n\x0cRevokeApiKey\x12!.hookrelay.v1.RevokeApiKeyRequest\x1a\".hookrelay.v1.RevokeApiKeyResponse\x12\x61\n\x10GetCurrentApiKey\x12%.hookrelay.v1.GetCurrentApiKeyRequest\x1a&.hookrelay.v1.GetCurrentApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hookrelay.v1.api_key_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CAPABILITY']._serialized_start=858
-  _globals['_CAPABILITY']._serialized_end=966
+  _globals['_CAPABILITY']._serialized_start=960
+  _globals['_CAPABILITY']._serialized_end=1068
   _globals['_APIKEY']._serialized_start=78
   _globals['_APIKEY']._serialized_end=354
   _globals['_CREATEAPIKEYREQUEST']._serialized_start=356
@@ -48,6 +48,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKEAPIKEYREQUEST']._serialized_end=785
   _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=787
   _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=856
-  _globals['_APIKEYSERVICE']._serialized_start=969
-  _globals['_APIKEYSERVICE']._serialized_end=1242
+  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_start=858
+  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_end=883
+  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_start=885
+  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_end=958
+  _globals['_APIKEYSERVICE']._serialized_start=1071
+  _globals['_APIKEYSERVICE']._serialized_end=1443
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class ApiKeyServiceStub:
     """Manages API keys used as `authorization: Bearer <token>`. Requires the manage
-    capability.
+    capability, except GetCurrentApiKey.
     """
 
     def __init__(self, channel):
@@ -51,11 +51,16 @@ class ApiKeyServiceStub:
                 request_serializer=hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.GetCurrentApiKey = channel.unary_unary(
+                '/hookrelay.v1.ApiKeyService/GetCurrentApiKey',
+                request_serializer=hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyRequest.SerializeToString,
+                response_deserializer=hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class ApiKeyServiceServicer:
     """Manages API keys used as `authorization: Bearer <token>`. Requires the manage
-    capability.
+    capability, except GetCurrentApiKey.
     """
 
     def CreateApiKey(self, request, context):
@@ -79,6 +84,15 @@ class ApiKeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCurrentApiKey(self, request, context):
+        """The key the request is authenticated with: its name, capabilities and
+        scope (never its token). Any key may ask about itself, whatever its
+        capabilities; the web console uses it to offer only what the key may do.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiKeyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +111,11 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
                     request_deserializer=hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyResponse.SerializeToString,
             ),
+            'GetCurrentApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentApiKey,
+                    request_deserializer=hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyRequest.FromString,
+                    response_serializer=hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hookrelay.v1.ApiKeyService', rpc_method_handlers)
@@ -107,7 +126,7 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ApiKeyService:
     """Manages API keys used as `authorization: Bearer <token>`. Requires the manage
-    capability.
+    capability, except GetCurrentApiKey.
     """
 
     @staticmethod
@@ -181,6 +200,33 @@ class ApiKeyService:
             '/hookrelay.v1.ApiKeyService/RevokeApiKey',
             hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyRequest.SerializeToString,
             hookrelay_dot_v1_dot_api__key__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookrelay.v1.ApiKeyService/GetCurrentApiKey',
+            hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyRequest.SerializeToString,
+            hookrelay_dot_v1_dot_api__key__pb2.GetCurrentApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

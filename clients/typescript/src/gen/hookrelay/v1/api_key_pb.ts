@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/v1/api_key.proto.
  */
 export const file_hookrelay_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chpob29rcmVsYXkvdjEvYXBpX2tleS5wcm90bxIMaG9va3JlbGF5LnYxItQBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgxjYXBhYmlsaXRpZXMYAyADKA4yGC5ob29rcmVsYXkudjEuQ2FwYWJpbGl0eRINCgVzY29wZRgEIAEoCRIPCgdyZXZva2VkGAUgASgIEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIlCgdhcGlfa2V5GAEgASgLMhQuaG9va3JlbGF5LnYxLkFwaUtleSJMChRDcmVhdGVBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuaG9va3JlbGF5LnYxLkFwaUtleRINCgV0b2tlbhgCIAEoCSJRChJMaXN0QXBpS2V5c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFAoMc2hvd19yZXZva2VkGAMgASgIIlYKE0xpc3RBcGlLZXlzUmVzcG9uc2USJgoIYXBpX2tleXMYASADKAsyFC5ob29rcmVsYXkudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIj0KFFJldm9rZUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5ob29rcmVsYXkudjEuQXBpS2V5KmwKCkNhcGFiaWxpdHkSGgoWQ0FQQUJJTElUWV9VTlNQRUNJRklFRBAAEhUKEUNBUEFCSUxJVFlfTUFOQUdFEAESFgoSQ0FQQUJJTElUWV9QVUJMSVNIEAISEwoPQ0FQQUJJTElUWV9SRUFEEAMykQIKDUFwaUtleVNlcnZpY2USVQoMQ3JlYXRlQXBpS2V5EiEuaG9va3JlbGF5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIi5ob29rcmVsYXkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USUgoLTGlzdEFwaUtleXMSIC5ob29rcmVsYXkudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiEuaG9va3JlbGF5LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVQoMUmV2b2tlQXBpS2V5EiEuaG9va3JlbGF5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIi5ob29rcmVsYXkudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chpob29rcmVsYXkvdjEvYXBpX2tleS5wcm90bxIMaG9va3JlbGF5LnYxItQBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgxjYXBhYmlsaXRpZXMYAyADKA4yGC5ob29rcmVsYXkudjEuQ2FwYWJpbGl0eRINCgVzY29wZRgEIAEoCRIPCgdyZXZva2VkGAUgASgIEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIlCgdhcGlfa2V5GAEgASgLMhQuaG9va3JlbGF5LnYxLkFwaUtleSJMChRDcmVhdGVBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuaG9va3JlbGF5LnYxLkFwaUtleRINCgV0b2tlbhgCIAEoCSJRChJMaXN0QXBpS2V5c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFAoMc2hvd19yZXZva2VkGAMgASgIIlYKE0xpc3RBcGlLZXlzUmVzcG9uc2USJgoIYXBpX2tleXMYASADKAsyFC5ob29rcmVsYXkudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIj0KFFJldm9rZUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5ob29rcmVsYXkudjEuQXBpS2V5IhkKF0dldEN1cnJlbnRBcGlLZXlSZXF1ZXN0IkEKGEdldEN1cnJlbnRBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuaG9va3JlbGF5LnYxLkFwaUtleSpsCgpDYXBhYmlsaXR5EhoKFkNBUEFCSUxJVFlfVU5TUEVDSUZJRUQQABIVChFDQVBBQklMSVRZX01BTkFHRRABEhYKEkNBUEFCSUxJVFlfUFVCTElTSBACEhMKD0NBUEFCSUxJVFlfUkVBRBADMvQCCg1BcGlLZXlTZXJ2aWNlElUKDENyZWF0ZUFwaUtleRIhLmhvb2tyZWxheS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiIuaG9va3JlbGF5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElIKC0xpc3RBcGlLZXlzEiAuaG9va3JlbGF5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBohLmhvb2tyZWxheS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlElUKDFJldm9rZUFwaUtleRIhLmhvb2tyZWxheS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiIuaG9va3JlbGF5LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlEmEKEEdldEN1cnJlbnRBcGlLZXkSJS5ob29rcmVsYXkudjEuR2V0Q3VycmVudEFwaUtleVJlcXVlc3QaJi5ob29rcmVsYXkudjEuR2V0Q3VycmVudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A credential for the API. The token itself is stored only as a SHA-256 hash.
@@ -233,6 +233,42 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
   messageDesc(file_hookrelay_v1_api_key, 6);
 
 /**
+ * Request for ApiKeyService.GetCurrentApiKey.
+ *
+ * @generated from message hookrelay.v1.GetCurrentApiKeyRequest
+ */
+export type GetCurrentApiKeyRequest = Message<"hookrelay.v1.GetCurrentApiKeyRequest"> & {
+};
+
+/**
+ * Describes the message hookrelay.v1.GetCurrentApiKeyRequest.
+ * Use `create(GetCurrentApiKeyRequestSchema)` to create a new message.
+ */
+export const GetCurrentApiKeyRequestSchema: GenMessage<GetCurrentApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_api_key, 7);
+
+/**
+ * Response for ApiKeyService.GetCurrentApiKey.
+ *
+ * @generated from message hookrelay.v1.GetCurrentApiKeyResponse
+ */
+export type GetCurrentApiKeyResponse = Message<"hookrelay.v1.GetCurrentApiKeyResponse"> & {
+  /**
+   * The key the request was authenticated with.
+   *
+   * @generated from field: hookrelay.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message hookrelay.v1.GetCurrentApiKeyResponse.
+ * Use `create(GetCurrentApiKeyResponseSchema)` to create a new message.
+ */
+export const GetCurrentApiKeyResponseSchema: GenMessage<GetCurrentApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_hookrelay_v1_api_key, 8);
+
+/**
  * A permission granted to an API key.
  *
  * @generated from enum hookrelay.v1.Capability
@@ -275,7 +311,7 @@ export const CapabilitySchema: GenEnum<Capability> = /*@__PURE__*/
 
 /**
  * Manages API keys used as `authorization: Bearer <token>`. Requires the manage
- * capability.
+ * capability, except GetCurrentApiKey.
  *
  * @generated from service hookrelay.v1.ApiKeyService
  */
@@ -309,6 +345,18 @@ export const ApiKeyService: GenService<{
     methodKind: "unary";
     input: typeof RevokeApiKeyRequestSchema;
     output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * The key the request is authenticated with: its name, capabilities and
+   * scope (never its token). Any key may ask about itself, whatever its
+   * capabilities; the web console uses it to offer only what the key may do.
+   *
+   * @generated from rpc hookrelay.v1.ApiKeyService.GetCurrentApiKey
+   */
+  getCurrentApiKey: {
+    methodKind: "unary";
+    input: typeof GetCurrentApiKeyRequestSchema;
+    output: typeof GetCurrentApiKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookrelay_v1_api_key, 0);
