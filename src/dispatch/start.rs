@@ -4,7 +4,7 @@
 
 use super::bounds::Admission;
 use super::recorder::Finished;
-use super::waiting::{Placed, Waiter};
+use super::waiting::{Joined, Placed, Waiter};
 use super::{Dispatcher, Slot, Target};
 use crate::service::events::EXPUNGED_REASON;
 use crate::service::handoff::Direct;
@@ -147,18 +147,8 @@ impl Dispatcher {
                         self.launch(waiter, tasks, recorder);
                         continue;
                     }
-                    match self.wait_for_place(waiter, true) {
-                        Placed::Go(waiter) => self.launch(waiter, tasks, recorder),
-                        Placed::Waiting => {}
-                        // A reserved place in line is kept, so this is only
-                        // a fallback: the queue sends it.
-                        Placed::NoRoom(waiter) => {
-                            self.held
-                                .lock()
-                                .expect("held lock")
-                                .remove(&waiter.delivery.id);
-                            unusable.push(waiter.delivery.id);
-                        }
+                    if let Placed::Go(waiter) = self.take_reserved_place(waiter) {
+                        self.launch(waiter, tasks, recorder);
                     }
                 }
                 None => unusable.push(direct.delivery.id),
@@ -191,10 +181,10 @@ impl Dispatcher {
             event: Arc::clone(event),
             permit,
         };
-        match self.wait_for_place(waiter, false) {
-            Placed::Go(waiter) => self.launch(waiter, tasks, recorder),
-            Placed::Waiting => {}
-            Placed::NoRoom(waiter) => {
+        match self.join_line(waiter) {
+            Joined::Placed(Placed::Go(waiter)) => self.launch(waiter, tasks, recorder),
+            Joined::Placed(Placed::Waiting) => {}
+            Joined::LineFull(waiter) => {
                 self.held.lock().expect("held lock").remove(&id);
                 return Some(waiter.delivery);
             }

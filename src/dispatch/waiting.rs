@@ -61,8 +61,13 @@ pub(super) enum Placed {
     Go(Waiter),
     /// In line behind the subscription's other waiting deliveries.
     Waiting,
+}
+
+/// Where a delivery that asked to join its subscription's line went.
+pub(super) enum Joined {
+    Placed(Placed),
     /// The line is full: it goes back to the queue.
-    NoRoom(Waiter),
+    LineFull(Waiter),
 }
 
 impl Dispatcher {
@@ -100,21 +105,34 @@ impl Dispatcher {
         }
     }
 
-    /// Sends the delivery now if its subscription has a place and nobody
-    /// waits before it, or puts it at the end of the line. `reserved`: its
-    /// place in line was reserved when it was handed over.
-    pub(super) fn wait_for_place(&self, waiter: Waiter, reserved: bool) -> Placed {
-        let bound = self.settings.max_in_flight_per_subscription;
+    /// A handed-over delivery takes the place in line reserved for it (see
+    /// [`Dispatcher::reserve_waiting`]): see [`Dispatcher::join_line`].
+    pub(super) fn take_reserved_place(&self, waiter: Waiter) -> Placed {
         let mut places = self.places.lock().expect("places lock");
         let entry = places
             .entry(waiter.delivery.subscription_id.clone())
             .or_default();
-        if !reserved {
-            if entry.waiting >= self.waiting_room() {
-                return Placed::NoRoom(waiter);
-            }
-            entry.waiting += 1;
+        self.place(entry, waiter)
+    }
+
+    /// Sends the delivery now if its subscription has a place and nobody
+    /// waits before it, or puts it at the end of the line; gives it back
+    /// if the line is full.
+    pub(super) fn join_line(&self, waiter: Waiter) -> Joined {
+        let mut places = self.places.lock().expect("places lock");
+        let entry = places
+            .entry(waiter.delivery.subscription_id.clone())
+            .or_default();
+        if entry.waiting >= self.waiting_room() {
+            return Joined::LineFull(waiter);
         }
+        entry.waiting += 1;
+        Joined::Placed(self.place(entry, waiter))
+    }
+
+    /// Places a delivery already counted in `entry.waiting`.
+    fn place(&self, entry: &mut Places, waiter: Waiter) -> Placed {
+        let bound = self.settings.max_in_flight_per_subscription;
         if entry.sending < bound && entry.ready.is_empty() {
             entry.waiting -= 1;
             entry.sending += 1;
