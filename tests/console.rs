@@ -252,6 +252,11 @@ async fn a_scoped_key_sees_only_its_scope() {
 }
 
 #[tokio::test]
+async fn an_expunged_event_says_so_instead_of_showing_a_payload() {
+    browse("expunged", Backend::Sqlite).await;
+}
+
+#[tokio::test]
 async fn markup_in_a_payload_renders_as_text() {
     browse("html-payload", Backend::Sqlite).await;
 }

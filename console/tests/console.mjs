@@ -419,6 +419,26 @@ const scenarios = {
     await close();
   },
 
+  /** An expunged event says so, in the list and on its page, instead of
+   * showing an empty payload. */
+  async expunged() {
+    registerType("user.deleted");
+    const event = publish("user.deleted", { email: "ana@example.com" });
+    call("EventService/ExpungeEvent", { id: event.id });
+    const { page, close } = await open();
+    await signIn(page, ADMIN);
+    await go(page, "#/events");
+    const row = page.locator("tbody tr", { hasText: event.id });
+    await row.waitFor();
+    check((await row.getByText("expunged", { exact: true }).count()) === 1, "the list does not mark the event expunged");
+    await go(page, `#/events/${event.id}`);
+    await page.getByText(/were expunged \(ExpungeEvent\)/).waitFor();
+    check((await page.getByTestId("payload").count()) === 0, "an expunged event shows a payload");
+    check((await page.getByText("ana@example.com").count()) === 0, "the expunged data is shown");
+    await shot(page, "expunged");
+    await close();
+  },
+
   /** Markup in data (a payload, a name) is shown as text, never run. */
   async "html-payload"() {
     registerType("comment.posted");

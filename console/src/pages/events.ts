@@ -7,7 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { h, notice, replace, field } from "../dom";
 import { localInput, prettyJson, time } from "../format";
 import { isCode } from "../api";
-import { code, empty, facts, heading, idLink, link, route, table, type Page } from "../ui";
+import { badge, code, empty, facts, heading, idLink, link, route, table, type Page } from "../ui";
 import { deliveriesTable } from "./deliveries";
 import { publishExample } from "./subscriptions";
 
@@ -90,7 +90,7 @@ function eventsTable(events: Event[]): HTMLElement {
     "Events",
     [
       { title: "Id", cell: (e) => idLink(route(["events", e.id]), e.id) },
-      { title: "Type", cell: (e) => h("code", null, e.type) },
+      { title: "Type", cell: (e) => [h("code", null, e.type), e.expungeTime ? [" ", badge("expunged", "muted")] : null] },
       { title: "Scope", cell: (e) => e.scope || "—" },
       { title: "Published", cell: (e) => time(e.createTime) },
     ],
@@ -127,9 +127,15 @@ export async function eventPage(page: Page): Promise<void> {
       ["Type", h("code", null, event.type)],
       ["Scope", event.scope || "—"],
       ["Published", time(event.createTime)],
+      ...(event.expungeTime ? [["Expunged", time(event.expungeTime)] as [string, string]] : []),
     ]),
     h("h2", null, "Payload"),
-    h("pre", { class: "code payload", "data-testid": "payload" }, h("code", null, payloadText(event))),
+    event.expungeTime
+      ? notice(
+          "info",
+          `Its payload, metadata and attributes were expunged (ExpungeEvent) at ${time(event.expungeTime)}; the type, scope and deliveries are kept, and it is never sent again.`,
+        )
+      : h("pre", { class: "code payload", "data-testid": "payload" }, h("code", null, payloadText(event))),
     metadata ? [h("h2", null, "Metadata"), code(metadata)] : null,
     h("h2", null, "Deliveries"),
     deliveries.length
