@@ -169,7 +169,11 @@ impl MetricsServer {
 /// growing backlog.
 async fn sample_queue(db: Db, shutdown: CancellationToken) {
     loop {
-        match gauges::queue_depth(&db).await {
+        // Both are read before either is set, so that a scrape sees the
+        // first sample of both or of neither, never one without the other.
+        let depth = gauges::queue_depth(&db).await;
+        let failing = gauges::failing_subscriptions(&db).await;
+        match depth {
             Ok(Some(depth)) => {
                 gauge!(QUEUE_DEPTH, "status" => "pending").set(depth.pending as f64);
                 gauge!(QUEUE_DEPTH, "status" => "in_flight").set(depth.in_flight as f64);
@@ -177,7 +181,7 @@ async fn sample_queue(db: Db, shutdown: CancellationToken) {
             Ok(None) => {}
             Err(err) => tracing::debug!(error = %err, "sampling the queue depth failed"),
         }
-        match gauges::failing_subscriptions(&db).await {
+        match failing {
             Ok(count) => gauge!(SUBSCRIPTIONS_FAILING).set(count as f64),
             Err(err) => tracing::debug!(error = %err, "counting failing subscriptions failed"),
         }

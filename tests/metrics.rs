@@ -78,13 +78,12 @@ async fn metrics_count_what_happened(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let before = scrape(metrics_port).await;
-        if let Some(depth) = sample(&before, "hookrelay_queue_depth{status=\"pending\"}") {
+        // The sampler sets its gauges one after another: wait for both.
+        let depth = sample(&before, "hookrelay_queue_depth{status=\"pending\"}");
+        let failing = sample(&before, "hookrelay_subscriptions_failing");
+        if let (Some(depth), Some(failing)) = (depth, failing) {
             assert_eq!(depth, 0.0, "{before}");
-            assert_eq!(
-                sample(&before, "hookrelay_subscriptions_failing"),
-                Some(0.0),
-                "{before}"
-            );
+            assert_eq!(failing, 0.0, "{before}");
             break;
         }
         assert!(
