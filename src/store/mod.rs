@@ -46,6 +46,29 @@ pub type Db = DatabaseConnection;
 /// An open transaction; dropped without `commit`, it rolls back.
 pub type Tx = sea_orm::DatabaseTransaction;
 
+/// Opens a read-only transaction whose statements all see one snapshot,
+/// for an answer put together from several reads (a subscription's row
+/// and its attempts' counts) that must agree with each other. Postgres
+/// needs REPEATABLE READ for that (READ COMMITTED takes a snapshot per
+/// statement); a SQLite transaction is one snapshot already, and its
+/// single connection stays with the transaction, so no write lands
+/// between the reads.
+pub async fn begin_snapshot<C: Connection + Transactional>(
+    db: &C,
+) -> Result<C::Transaction, DbErr> {
+    use sea_orm::{AccessMode, DatabaseBackend, IsolationLevel};
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        }
+        _ => db.begin().await,
+    }
+}
+
 /// Timestamps are stored as integer microseconds since the Unix epoch (UTC):
 /// identical on both engines, cheap to index and compare.
 pub fn now_micros() -> i64 {

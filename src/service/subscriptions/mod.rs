@@ -18,7 +18,7 @@ use crate::domain::{
     SignatureProfile, SubscriptionHealth, WebhookSecret,
 };
 use crate::store::subscriptions::{self as rows, ListFilter};
-use crate::store::{Connection, DbError, TransactionSession, Transactional, subscription};
+use crate::store::{self, Connection, DbError, TransactionSession, Transactional, subscription};
 use checks::{check_cross_field_rules, check_event_types_registered, check_quotas};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -128,17 +128,21 @@ pub async fn create<C: Connection + Transactional>(
     Ok((created, generated))
 }
 
-pub async fn get<C: Connection>(
+pub async fn get<C: Connection + Transactional>(
     db: &C,
     caller: &Caller,
     id: &str,
 ) -> Result<Subscription, ServiceError> {
     caller.require_read()?;
-    let row = find_visible(db, caller, id).await?;
-    health::one_with_health(db, &caller.tenant_id, row).await
+    // The row's counters and the attempts counted for it agree.
+    let snapshot = store::begin_snapshot(db).await?;
+    let row = find_visible(&snapshot, caller, id).await?;
+    let subscription = health::one_with_health(&snapshot, &caller.tenant_id, row).await?;
+    snapshot.commit().await?;
+    Ok(subscription)
 }
 
-pub async fn list<C: Connection>(
+pub async fn list<C: Connection + Transactional>(
     db: &C,
     caller: &Caller,
     filter: SubscriptionFilter,
@@ -151,8 +155,12 @@ pub async fn list<C: Connection>(
         scope: scope.as_ref().map(Scope::as_str),
         enabled: filter.enabled,
     };
-    let rows = rows::list_page(db, &caller.tenant_id, filter, after_id, limit).await?;
-    health::with_health(db, &caller.tenant_id, rows).await
+    // The rows' counters and the attempts counted for them agree.
+    let snapshot = store::begin_snapshot(db).await?;
+    let rows = rows::list_page(&snapshot, &caller.tenant_id, filter, after_id, limit).await?;
+    let subscriptions = health::with_health(&snapshot, &caller.tenant_id, rows).await?;
+    snapshot.commit().await?;
+    Ok(subscriptions)
 }
 
 pub async fn update<C: Connection + Transactional>(
