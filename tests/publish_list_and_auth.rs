@@ -65,6 +65,59 @@ async fn list_events_pages_and_filters(backend: Backend) {
     assert_eq!(pages, 3);
     assert_eq!(seen, ids, "each event once, in publish order");
 
+    // Newest first, paged the same way: the reverse, each event once.
+    let mut newest_first = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (page, next) = list_events_as(
+            &app,
+            &token,
+            ListEventsRequest {
+                page_size: 2,
+                page_token: page_token.clone(),
+                order_by: "create_time desc".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list page, newest first");
+        newest_first.extend(page.iter().map(|e| e.id.clone()));
+        if next.is_empty() {
+            break;
+        }
+        assert!(newest_first.len() < 10, "pagination does not end");
+        page_token = next;
+    }
+    let reversed: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(newest_first, reversed, "each event once, newest first");
+    // Spelled out, the default order is the same as no order.
+    for order_by in ["create_time", "create_time asc", "  create_time   asc "] {
+        let (page, _) = list_events_as(
+            &app,
+            &token,
+            ListEventsRequest {
+                order_by: order_by.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list in creation order");
+        let page: Vec<String> = page.into_iter().map(|e| e.id).collect();
+        assert_eq!(page, ids, "{order_by:?}");
+    }
+    for bad in ["create_time up", "id desc", "DESC", "create_time desc, id"] {
+        let result = list_events_as(
+            &app,
+            &token,
+            ListEventsRequest {
+                order_by: bad.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_invalid(result, "order_by");
+    }
+
     let list = |request: ListEventsRequest| {
         let app = &app;
         let token = token.clone();
@@ -168,6 +221,15 @@ async fn list_events_pages_and_filters(backend: Backend) {
         vec![ids[4].clone()]
     );
     assert!(last.is_empty());
+    // And newest first, a window with a filter: the same two, reversed.
+    let newest_in_window = list(ListEventsRequest {
+        start_time: t2,
+        r#type: "invoice.paid".to_owned(),
+        order_by: "create_time desc".to_owned(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(newest_in_window, vec![ids[4].clone(), ids[2].clone()]);
 
     // Bad page tokens and sizes.
     for bad in ["not a token", "!!!", "AAAA"] {

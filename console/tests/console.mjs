@@ -420,16 +420,20 @@ const scenarios = {
   },
 
   /** An expunged event says so, in the list and on its page, instead of
-   * showing an empty payload. */
+   * showing an empty payload; the list shows the newest event first. */
   async expunged() {
     registerType("user.deleted");
     const event = publish("user.deleted", { email: "ana@example.com" });
     call("EventService/ExpungeEvent", { id: event.id });
+    const later = publish("user.deleted", { email: "bo@example.com" });
     const { page, close } = await open();
     await signIn(page, ADMIN);
     await go(page, "#/events");
     const row = page.locator("tbody tr", { hasText: event.id });
     await row.waitFor();
+    // The list reads as a log: the later event comes first.
+    const top = await page.locator("tbody tr").first().textContent();
+    check(top.includes(later.id), "the events list is not newest first");
     check((await row.getByText("expunged", { exact: true }).count()) === 1, "the list does not mark the event expunged");
     await go(page, `#/events/${event.id}`);
     await page.getByText(/were expunged \(ExpungeEvent\)/).waitFor();

@@ -26,6 +26,19 @@ pub fn micros_from_pb(ts: prost_types::Timestamp) -> i64 {
         .saturating_add(i64::from(ts.nanos) / 1_000)
 }
 
+/// A list's `order_by`: creation order (the default) or its reverse, as
+/// AIP-132 spells them.
+pub fn newest_first(order_by: &str) -> Result<bool, ServiceError> {
+    match order_by.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [] | ["create_time"] | ["create_time", "asc"] => Ok(false),
+        ["create_time", "desc"] => Ok(true),
+        _ => Err(ServiceError::invalid(
+            "order_by",
+            format!("{order_by:?} is not `create_time` or `create_time desc`"),
+        )),
+    }
+}
+
 pub fn duration_to_pb(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: duration.as_secs() as i64,

@@ -2,7 +2,9 @@
 //! work back in the queue.
 
 use super::AppState;
-use super::convert::{Page, duration_from_pb, duration_to_pb, micros_from_pb, timestamp};
+use super::convert::{
+    Page, duration_from_pb, duration_to_pb, micros_from_pb, newest_first, timestamp,
+};
 use super::watch::{self, BoxStream};
 use crate::domain::StatsWindow;
 use crate::domain::delivery_stats::BucketSummary;
@@ -207,19 +209,6 @@ fn stats_bucket_to_pb(bucket: BucketSummary) -> pb::DeliveryStatsBucket {
 
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
-}
-
-/// `order_by`: creation order (the default) or its reverse, as AIP-132
-/// spells them.
-fn newest_first(order_by: &str) -> Result<bool, ServiceError> {
-    match order_by.split_whitespace().collect::<Vec<_>>().as_slice() {
-        [] | ["create_time"] | ["create_time", "asc"] => Ok(false),
-        ["create_time", "desc"] => Ok(true),
-        _ => Err(ServiceError::invalid(
-            "order_by",
-            format!("{order_by:?} is not `create_time` or `create_time desc`"),
-        )),
-    }
 }
 
 fn status_filter(raw: i32) -> Result<Option<DeliveryStatus>, ServiceError> {

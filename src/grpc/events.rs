@@ -1,7 +1,9 @@
 //! EventService: publishing (single and batch) and reading events.
 
 use super::AppState;
-use super::convert::{Page, json_to_struct, metadata, micros_from_pb, struct_to_json, timestamp};
+use super::convert::{
+    Page, json_to_struct, metadata, micros_from_pb, newest_first, struct_to_json, timestamp,
+};
 use super::watch::{self, BoxStream};
 use crate::domain::{Capability, EventId, EventTypeName, EventTypePattern, Scope};
 use crate::proto::{self as pb, event::Payload, event_service_server::EventService};
@@ -191,6 +193,7 @@ impl EventService for EventApi {
             },
             start_time: request.start_time.map(micros_from_pb),
             end_time: request.end_time.map(micros_from_pb),
+            newest_first: newest_first(&request.order_by)?,
         };
         let mut found = events::list(
             &self.state.db,

@@ -4,7 +4,7 @@
 use super::event;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -18,7 +18,10 @@ pub struct EventQuery<'a> {
     pub start_time: Option<i64>,
     /// Until this publish time (µs), exclusive.
     pub end_time: Option<i64>,
-    /// After this (publish time, id): where the previous page ended.
+    /// Newest first rather than oldest first.
+    pub newest_first: bool,
+    /// After this (publish time, id) in the page order: where the previous
+    /// page ended.
     pub after: Option<(i64, &'a str)>,
     pub limit: u64,
 }
@@ -33,16 +36,22 @@ pub async fn get<C: ConnectionTrait>(
         .await
 }
 
-/// Events oldest first, paged by (publish time, id): caller-chosen ids need
-/// not sort by time, so the id alone cannot be the key.
+/// Events oldest (or newest) first, paged by (publish time, id):
+/// caller-chosen ids need not sort by time, so the id alone cannot be the
+/// key.
 pub async fn list_page<C: ConnectionTrait>(
     db: &C,
     page: EventQuery<'_>,
 ) -> Result<Vec<event::Model>, DbErr> {
+    let order = if page.newest_first {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let mut query = event::Entity::find()
         .filter(event::Column::TenantId.eq(page.tenant_id))
-        .order_by_asc(event::Column::CreateTime)
-        .order_by_asc(event::Column::Id)
+        .order_by(event::Column::CreateTime, order.clone())
+        .order_by(event::Column::Id, order)
         .limit(page.limit);
     if let Some(scope) = page.scope {
         query = query.filter(event::Column::Scope.eq(scope));
@@ -57,14 +66,17 @@ pub async fn list_page<C: ConnectionTrait>(
         query = query.filter(event::Column::CreateTime.lt(end));
     }
     if let Some((time, id)) = page.after {
+        let (later_time, later_id) = if page.newest_first {
+            (event::Column::CreateTime.lt(time), event::Column::Id.lt(id))
+        } else {
+            (event::Column::CreateTime.gt(time), event::Column::Id.gt(id))
+        };
         query = query.filter(
-            Condition::any()
-                .add(event::Column::CreateTime.gt(time))
-                .add(
-                    Condition::all()
-                        .add(event::Column::CreateTime.eq(time))
-                        .add(event::Column::Id.gt(id)),
-                ),
+            Condition::any().add(later_time).add(
+                Condition::all()
+                    .add(event::Column::CreateTime.eq(time))
+                    .add(later_id),
+            ),
         );
     }
     query.all(db).await

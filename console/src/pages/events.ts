@@ -61,6 +61,8 @@ export async function eventsPage(page: Page): Promise<void> {
       type: query.get("type") ?? "",
       startTime: start ? timestampFromDate(start) : undefined,
       endTime: end ? timestampFromDate(end) : undefined,
+      // As a log reads: what was just published comes first.
+      orderBy: "create_time desc",
     });
     shown.push(...response.events);
     token = response.nextPageToken;

@@ -110,4 +110,6 @@ pub struct EventFilter {
     pub scope: Option<Scope>,
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,
+    /// Newest first (`create_time desc`) rather than oldest first.
+    pub newest_first: bool,
 }

@@ -26,7 +26,7 @@ fn parse_event_page_key(key: &str) -> Option<(i64, &str)> {
     Some((time.parse().ok()?, id))
 }
 
-/// Events oldest first, paged by (publish time, id).
+/// Events oldest (or newest) first, paged by (publish time, id).
 pub async fn list<C: Connection>(
     db: &C,
     caller: &Caller,
@@ -49,6 +49,7 @@ pub async fn list<C: Connection>(
         event_type: filter.event_type.as_deref(),
         start_time: filter.start_time,
         end_time: filter.end_time,
+        newest_first: filter.newest_first,
         after,
         limit,
     };
