@@ -16,6 +16,8 @@ type Key = (String, String);
 pub(super) struct Duplicates {
     /// Stored before, with how many deliveries each fanned out to.
     stored: HashMap<Key, (Event, u32)>,
+    /// Whether `stored` is empty by assumption, not because it was read.
+    assumed: bool,
     /// First seen in this group: (request, index in its results).
     seen: HashMap<Key, (usize, usize)>,
 }
@@ -31,6 +33,21 @@ pub(super) enum Repeat {
 }
 
 impl Duplicates {
+    /// No id stored before, taken on trust: a write planned with this must
+    /// fail on a taken id (the events' primary key) rather than skip it.
+    pub(super) fn none() -> Self {
+        Self {
+            stored: HashMap::new(),
+            assumed: true,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Whether this was [`Duplicates::none`] rather than read.
+    pub(super) fn is_assumed(&self) -> bool {
+        self.assumed
+    }
+
     /// Reads, in one statement, the events stored under the group's caller ids.
     pub(super) async fn load<C: Connection>(db: &C, jobs: &[Job]) -> Result<Self, ServiceError> {
         let mut wanted: HashSet<(&str, &str)> = HashSet::new();
@@ -47,6 +64,7 @@ impl Duplicates {
         }
         Ok(Self {
             stored,
+            assumed: false,
             seen: HashMap::new(),
         })
     }

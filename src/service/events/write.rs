@@ -30,10 +30,11 @@ pub(in crate::service) struct Written {
 /// validation gets its own error and the others proceed; a database error
 /// fails the whole group.
 ///
-/// Caller ids are looked up through `lookups` (see the publisher's writer).
 /// When every tenant's routing is kept, the group routes with it and its
 /// write checks that their routing stamps have not moved: no read of its
 /// own, and on SQLite the whole transaction in one turn of the connection.
+/// Its caller ids are looked up (through `lookups`, see the publisher's
+/// writer) only if the write finds one taken.
 /// If a stamp moved, nothing was written and the group routes again
 /// afresh ([`write_jobs_afresh`]).
 ///
@@ -51,26 +52,45 @@ pub(in crate::service) async fn write_jobs(
 ) -> Result<Written, ServiceError> {
     let tenants = tenants_of(jobs);
     if let Some(kept) = routing.kept(&tenants) {
-        let duplicates = Duplicates::load(lookups, jobs).await?;
-        let (outcomes, plan) = plan_group(jobs, &kept, duplicates, handoff);
         let stamps: Vec<(&str, i64)> = kept
             .iter()
             .map(|(tenant, r)| (tenant.as_str(), r.stamp()))
             .collect();
-        let queued = plan.deliveries.len() - plan.direct.len();
-        let events: Vec<_> = plan.events.iter().map(AsRef::as_ref).collect();
-        let written =
-            publish::insert_group_if_current(db, &events, plan.deliveries, queued > 0, &stamps)
-                .await
-                .map_err(insert_error)?;
-        if written {
-            return Ok(Written {
-                outcomes,
-                direct: plan.direct,
-                queued,
-            });
+        // Caller ids are first taken to be new, as nearly all are: the
+        // insert itself tells when one is not (its primary key), and only
+        // then are the group's ids looked up and the group planned again.
+        // A lookup before every write was a round trip per group.
+        let has_caller_ids = jobs.iter().any(|j| j.events.iter().any(|e| e.id.is_some()));
+        let mut duplicates = Some(Duplicates::none());
+        while let Some(known) = duplicates.take() {
+            let looked_up = !known.is_assumed();
+            let (outcomes, plan) = plan_group(jobs, &kept, known, handoff);
+            let queued = plan.deliveries.len() - plan.direct.len();
+            let events: Vec<_> = plan.events.iter().map(AsRef::as_ref).collect();
+            match publish::insert_group_if_current(
+                db,
+                &events,
+                plan.deliveries,
+                queued > 0,
+                &stamps,
+            )
+            .await
+            {
+                Ok(true) => {
+                    return Ok(Written {
+                        outcomes,
+                        direct: plan.direct,
+                        queued,
+                    });
+                }
+                Ok(false) => {}
+                Err(err) if is_unique_violation(&err) && has_caller_ids && !looked_up => {
+                    duplicates = Some(Duplicates::load(lookups, jobs).await?);
+                }
+                Err(err) => return Err(insert_error(err)),
+            }
+            // Dropping the plan gave its reservations' room back.
         }
-        // Dropping the plan gave its reservations' room back.
         routing.forget(&tenants);
     }
     write_jobs_afresh(db, jobs, handoff, routing).await
