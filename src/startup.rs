@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tonic_web::GrpcWebLayer;
@@ -260,7 +260,9 @@ impl Application {
             )))
             .add_service(ScopeServiceServer::new(ScopeApi::new(self.state.clone())))
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.listener),
+                // Without TCP_NODELAY a response's frames written after the
+                // first can wait for the client's (delayed) ACK.
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
                 shutdown.clone().cancelled_owned(),
             );
         // Graceful shutdown waits for open connections, and clients may hold
