@@ -16,8 +16,6 @@ type Key = (String, String);
 pub(super) struct Duplicates {
     /// Stored before, with how many deliveries each fanned out to.
     stored: HashMap<Key, (Event, u32)>,
-    /// Whether `stored` is empty by assumption, not because it was read.
-    assumed: bool,
     /// First seen in this group: (request, index in its results).
     seen: HashMap<Key, (usize, usize)>,
 }
@@ -38,14 +36,8 @@ impl Duplicates {
     pub(super) fn none() -> Self {
         Self {
             stored: HashMap::new(),
-            assumed: true,
             seen: HashMap::new(),
         }
-    }
-
-    /// Whether this was [`Duplicates::none`] rather than read.
-    pub(super) fn is_assumed(&self) -> bool {
-        self.assumed
     }
 
     /// Reads, in one statement, the events stored under the group's caller ids.
@@ -64,7 +56,6 @@ impl Duplicates {
         }
         Ok(Self {
             stored,
-            assumed: false,
             seen: HashMap::new(),
         })
     }

@@ -61,21 +61,17 @@ pub(in crate::service) async fn write_jobs(
         // then are the group's ids looked up and the group planned again.
         // A lookup before every write was a round trip per group.
         let has_caller_ids = jobs.iter().any(|j| j.events.iter().any(|e| e.id.is_some()));
-        let mut duplicates = Some(Duplicates::none());
-        while let Some(known) = duplicates.take() {
-            let looked_up = !known.is_assumed();
-            let (outcomes, plan) = plan_group(jobs, &kept, known, handoff);
+        let mut duplicates = Duplicates::none();
+        let mut looked_up = false;
+        loop {
+            let (outcomes, plan) = plan_group(jobs, &kept, duplicates, handoff);
             let queued = plan.deliveries.len() - plan.direct.len();
             let events: Vec<_> = plan.events.iter().map(AsRef::as_ref).collect();
-            match publish::insert_group_if_current(
-                db,
-                &events,
-                plan.deliveries,
-                queued > 0,
-                &stamps,
-            )
-            .await
-            {
+            let written =
+                publish::insert_group_if_current(db, &events, plan.deliveries, queued > 0, &stamps)
+                    .await;
+            // From here on, dropping the plan gives its reservations' room back.
+            match written {
                 Ok(true) => {
                     return Ok(Written {
                         outcomes,
@@ -83,13 +79,14 @@ pub(in crate::service) async fn write_jobs(
                         queued,
                     });
                 }
-                Ok(false) => {}
+                // A routing stamp moved: route afresh.
+                Ok(false) => break,
                 Err(err) if is_unique_violation(&err) && has_caller_ids && !looked_up => {
-                    duplicates = Some(Duplicates::load(lookups, jobs).await?);
+                    duplicates = Duplicates::load(lookups, jobs).await?;
+                    looked_up = true;
                 }
                 Err(err) => return Err(insert_error(err)),
             }
-            // Dropping the plan gave its reservations' room back.
         }
         routing.forget(&tenants);
     }
