@@ -86,8 +86,8 @@ impl From<delivery_attempt::Model> for Attempt {
 /// Returns, for each subscription still failing afterwards, its streak.
 /// Subscriptions a result disables are the caller's to
 /// [disable](super::auto_disable::disable_and_announce) afterwards.
-pub async fn record_attempts<C: Connection + Transactional>(
-    db: &C,
+pub async fn record_attempts(
+    db: &Db,
     results: Vec<(AttemptRecord, NextStep)>,
 ) -> Result<HashMap<String, Streak>, ServiceError> {
     Ok(store::attempts::record_attempts(db, results).await?)

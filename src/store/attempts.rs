@@ -4,15 +4,15 @@
 //! the common all-succeeded group on Postgres, in one statement.
 
 use super::delivery::Status;
-use super::{DbError, combine, delivery, delivery_attempt, subscription};
+use super::{DbError, combine, delivery, delivery_attempt, prepared, subscription};
 use crate::domain::{
     AttemptRecord, HealthChange, IdKind, NextStep, Streak, health_changes, latest_by_subscription,
     new_id,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Set, TransactionSession, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -24,8 +24,8 @@ const ONE_STATEMENT_RESULTS: usize = 1_000;
 /// Returns, for each subscription still failing afterwards, since when.
 /// A subscription whose latest result disables it is left to the caller,
 /// which disables it (and says so) once the group is written.
-pub async fn record_attempts<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn record_attempts(
+    db: &DatabaseConnection,
     results: Vec<(AttemptRecord, NextStep)>,
 ) -> Result<HashMap<String, Streak>, DbError> {
     if results.is_empty() {
@@ -71,8 +71,8 @@ fn attempt_row(record: &AttemptRecord) -> delivery_attempt::ActiveModel {
 
 /// The common case under load, as one statement: no BEGIN/COMMIT round
 /// trips, and nothing is failing, so nothing to report.
-async fn record_successes_in_one_statement<C: ConnectionTrait>(
-    db: &C,
+async fn record_successes_in_one_statement(
+    db: &DatabaseConnection,
     results: &[(AttemptRecord, NextStep)],
     attempts: Vec<delivery_attempt::ActiveModel>,
     code: u16,
@@ -97,7 +97,8 @@ async fn record_successes_in_one_statement<C: ConnectionTrait>(
         ],
         mark_succeeded(ids, code, now).build(backend),
     );
-    db.execute_raw(statement).await?;
+    // Through sqlx, to keep only a small batch's text prepared.
+    prepared::pg_execute(db.get_postgres_connection_pool(), statement).await?;
     Ok(())
 }
 

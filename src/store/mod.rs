@@ -19,6 +19,7 @@ pub mod event_type;
 pub mod event_types;
 pub mod events;
 pub mod gauges;
+mod prepared;
 pub mod publish;
 pub mod queue;
 pub mod retention;

@@ -5,16 +5,15 @@
 //! the whole group, however many requests.
 
 use super::delivery::Status;
+use super::prepared::{self, sqlx_error};
 use super::{combine, delivery, event, event_type, queue, routing_stamp, subscription};
 use sea_orm::sqlx::{self, SqlitePool};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, RuntimeErr, Set, Statement,
-    TransactionSession, TransactionTrait, Value, Values,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Set, Statement, TransactionSession,
+    TransactionTrait, Value,
 };
-use sea_query_sqlx::SqlxValues;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Rows per INSERT: keeps each statement well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
@@ -222,8 +221,10 @@ pub async fn insert_group_if_current(
         clauses,
         Statement::from_string(backend, "SELECT ok FROM fresh"),
     );
-    let written = match db.query_one_raw(statement).await? {
-        Some(row) => row.try_get::<bool>("", "ok")?,
+    // Through sqlx, to keep only a small group's text prepared.
+    let pool = db.get_postgres_connection_pool();
+    let written = match prepared::pg_fetch_optional(pool, statement).await? {
+        Some(row) => sqlx::Row::try_get::<bool, _>(&row, "ok").map_err(sqlx_error)?,
         None => false,
     };
     if written && notify {
@@ -272,7 +273,7 @@ async fn insert_in_one_turn_if_current(
     parts.push(Statement::from_string(backend, "COMMIT"));
     let text = combine::in_sequence(parts);
 
-    let mut connection = pool.acquire().await.map_err(sqlx_error)?;
+    let mut connection = pool.acquire().await.map_err(prepared::acquire_error)?;
     match run_counting_changes(&mut connection, &text).await {
         Ok(changes) => {
             // Each statement's count, in order: BEGIN, the events' inserts,
@@ -290,21 +291,13 @@ async fn insert_in_one_turn_if_current(
     }
 }
 
-/// Most values a group write may bind and still be kept prepared.
-const KEPT_PREPARED_VALUES: usize = 256;
-
 /// Runs a statement text and returns each statement's count of changes.
 async fn run_counting_changes(
     connection: &mut sqlx::SqliteConnection,
     text: &Statement,
 ) -> Result<Vec<u64>, sqlx::Error> {
     use tokio_stream::StreamExt;
-    let values = text.values.clone().unwrap_or(Values(Vec::new()));
-    // A small group's text comes back again and again and is kept prepared;
-    // a big one's is rarely repeated and its prepared form is big.
-    let keep_prepared = values.0.len() <= KEPT_PREPARED_VALUES;
-    let query = sqlx::query_with(sqlx::AssertSqlSafe(text.sql.clone()), SqlxValues(values))
-        .persistent(keep_prepared);
+    let query = prepared::query(text.clone());
     #[allow(deprecated)] // several statements in one text: SQLite only, as here
     let mut results = query.fetch_many(&mut *connection);
     let mut changes = Vec::new();
@@ -314,10 +307,6 @@ async fn run_counting_changes(
         }
     }
     Ok(changes)
-}
-
-fn sqlx_error(err: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
 /// Whether every tenant's routing stamp is still as given: for a group
