@@ -6,8 +6,11 @@
 //! 64 clients, 10 subscriptions, 6,000 events) those entries were 15 of
 //! the server's 16 MiB of prepared statements at its peak (heaptrack).
 //! Kept prepared only while small, the server's peak RSS went from
-//! 59.8-62.4 to 53.1-54.8 MiB with 2,000 events and from 71.4 to 55.7 MiB
-//! with 6,000, at the same rate.
+//! 58.5-62.4 to 52.0-54.8 MiB with 2,000 events (9 runs each) and from
+//! 71.4 to 55.7 MiB with 6,000, at a rate within the noise. The cost: a
+//! big text that does come again (a saturated fan-out's groups are often
+//! the same size) is parsed again, which may be why Postgres's CPU per
+//! event read about 5% higher on average over those runs.
 
 use sea_orm::sqlx::{self, PgPool, postgres::PgRow};
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, Statement, Values};
