@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::publishing::*;
 use common::receiver::TestReceiver;
-use common::{Backend, assert_status, authed, spawn_app};
+use common::{Backend, TestApp, assert_status, authed, spawn_app};
 use hookrelay::proto::{BatchPublishEventsRequest, GetEventRequest, ListEventsRequest};
 use std::collections::BTreeMap;
 use tonic::Code;
@@ -106,16 +106,11 @@ async fn list_events_pages_and_filters(backend: Backend) {
         assert_eq!(page, ids, "{order_by:?}");
     }
     for bad in ["create_time up", "id desc", "DESC", "create_time desc, id"] {
-        let result = list_events_as(
-            &app,
-            &token,
-            ListEventsRequest {
-                order_by: bad.to_owned(),
-                ..Default::default()
-            },
-        )
-        .await;
-        assert_invalid(result, "order_by");
+        let request = ListEventsRequest {
+            order_by: bad.to_owned(),
+            ..Default::default()
+        };
+        assert_list_refused(&app, &token, request, "order_by").await;
     }
 
     let list = |request: ListEventsRequest| {
@@ -233,16 +228,11 @@ async fn list_events_pages_and_filters(backend: Backend) {
 
     // Bad page tokens and sizes.
     for bad in ["not a token", "!!!", "AAAA"] {
-        let result = list_events_as(
-            &app,
-            &token,
-            ListEventsRequest {
-                page_token: bad.to_owned(),
-                ..Default::default()
-            },
-        )
-        .await;
-        assert_invalid(result, "page_token");
+        let request = ListEventsRequest {
+            page_token: bad.to_owned(),
+            ..Default::default()
+        };
+        assert_list_refused(&app, &token, request, "page_token").await;
     }
     // A token of the right shape whose key is not an event position.
     let (_, real) = list_events_as(
@@ -266,26 +256,21 @@ async fn list_events_pages_and_filters(backend: Backend) {
         .strip_suffix(&position)
         .unwrap_or_else(|| panic!("token {decoded:?} does not end with {position:?}"));
     let forged = URL_SAFE_NO_PAD.encode(format!("{wrapper}garbage"));
-    let result = list_events_as(
-        &app,
-        &token,
-        ListEventsRequest {
-            page_token: forged,
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_invalid(result, "page_token");
-    let result = list_events_as(
-        &app,
-        &token,
-        ListEventsRequest {
-            page_size: -1,
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_invalid(result, "page_size");
+    let request = ListEventsRequest {
+        page_token: forged,
+        ..Default::default()
+    };
+    assert_list_refused(&app, &token, request, "page_token").await;
+    let request = ListEventsRequest {
+        page_size: -1,
+        ..Default::default()
+    };
+    assert_list_refused(&app, &token, request, "page_size").await;
+}
+
+/// Lists with `request` and expects INVALID_ARGUMENT naming `field`.
+async fn assert_list_refused(app: &TestApp, token: &str, request: ListEventsRequest, field: &str) {
+    assert_invalid(list_events_as(app, token, request).await, field);
 }
 
 // ---------------------------------------------------------------- tenancy and auth
